@@ -1,0 +1,5 @@
+"""tracejit.numpy: sorting."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
