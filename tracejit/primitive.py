@@ -16,6 +16,11 @@ Rule signatures (the field's vocabulary, as in JAX and autodidax):
   cotangent (or ``None``) per input.
 - ``batch(args, dims, **params) -> (out, out_dim)``: ``dims`` holds each
   argument's batch dimension or ``None``.
+- ``partial_eval(eqn, unknowns) -> (known_eqns, unknown_eqns, out_unknowns)``:
+  optional, for primitives holding nested IRs (control flow, custom rules,
+  checkpoint) that must be split rather than sent whole to the unknown side
+  when some inputs are unknown. Known equations may define new variables
+  (residuals) that unknown equations read.
 
 A primitive whose outputs carry no derivative (integer results, comparisons)
 sets ``jvp=ZERO_TANGENT``; one that is never linear keeps
@@ -44,6 +49,7 @@ class Primitive:
     transpose: Callable[..., Any] | str | None = NOT_LINEAR
     batch: Callable[..., Any] | None = None
     multiple_results: bool = False
+    partial_eval: Callable[..., Any] | None = None
     # Primitives that can never be executed eagerly on their own (none yet)
     # or need special handling by passes declare it here.
     effects: frozenset = field(default_factory=frozenset)
@@ -76,6 +82,6 @@ def set_rule(prim: Primitive, kind: str, rule: Callable[..., Any]) -> None:
 
     Called once, right after the declaration, in the primitive's family file.
     """
-    if kind not in ("jvp", "transpose", "batch"):
+    if kind not in ("jvp", "transpose", "batch", "partial_eval"):
         raise ValueError(f"unknown rule kind {kind!r}")
     object.__setattr__(prim, kind, rule)

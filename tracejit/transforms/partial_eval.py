@@ -29,11 +29,17 @@ def partial_eval(cir: ClosedIR, unknowns: Sequence[bool]) -> PartialEval:
     unknown_vars = {v for v, u in zip(ir.invars, unknowns) if u}
     known_eqns, unknown_eqns = [], []
     for eqn in ir.eqns:
-        if any(type(a) is Var and a in unknown_vars for a in eqn.invars):
+        in_unknown = [type(a) is Var and a in unknown_vars for a in eqn.invars]
+        if not any(in_unknown):
+            known_eqns.append(eqn)
+        elif eqn.prim.partial_eval is not None:
+            known, unknown, out_unknowns = eqn.prim.partial_eval(eqn, in_unknown)
+            known_eqns.extend(known)
+            unknown_eqns.extend(unknown)
+            unknown_vars.update(v for v, u in zip(eqn.outvars, out_unknowns) if u)
+        else:
             unknown_eqns.append(eqn)
             unknown_vars.update(eqn.outvars)
-        else:
-            known_eqns.append(eqn)
     out_unknowns = [type(a) is Var and a in unknown_vars for a in ir.outvars]
 
     residuals: list[Var] = []
