@@ -121,7 +121,7 @@ class _Linearized:
     tangents (from which the transpose is built on demand)."""
 
     def __init__(self, fun: Callable, flat_p: list, in_tree: Any, what: str, has_aux: bool,
-                 nonzeros: Sequence[bool] | None = None):
+                 nonzeros: Sequence[bool] | None = None, need_outs: bool = True):
         cir, out_tree = trace_pytree(fun, flat_p, in_tree, kind=what)
         self.main_tree, self.aux_tree, n = _split_aux(out_tree, has_aux, what)
         self.in_avals = list(cir.in_avals)
@@ -142,7 +142,16 @@ class _Linearized:
         self.out_nz = [nz and i < n for i, nz in enumerate(out_nz)][:n]
         n_in = len(self.in_avals)
         pe = partial_eval(jcir, [False] * n_in + [True] * sum(self.nonzeros))
-        known_outs = eval_ir(pe.known, flat_p)
+        known = pe.known
+        if not need_outs:
+            # grad needs the residuals (and aux), not the primal output itself.
+            n_known = len(known.outvars)
+            used = [i >= n for i in range(n_known)]
+            known = dce(known, used)
+            known_outs = eval_ir(known, flat_p)
+            known_outs = [None] * n + known_outs
+        else:
+            known_outs = eval_ir(known, flat_p)
         self.num_res = pe.num_res
         self.residuals = known_outs[len(known_outs) - pe.num_res:]
         known_vals = iter(known_outs[: len(known_outs) - pe.num_res])
@@ -244,7 +253,8 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
     return out, vjp_fn
 
 
-def _grad_core(fun: Callable, argnums: int | Sequence[int], has_aux: bool, what: str):
+def _grad_core(fun: Callable, argnums: int | Sequence[int], has_aux: bool, what: str,
+               need_value: bool = True):
     def value_and_grad_f(*args: Any, **kwargs: Any):
         nums = normalize_argnums(argnums, len(args), what)
         for i in nums:
@@ -265,7 +275,7 @@ def _grad_core(fun: Callable, argnums: int | Sequence[int], has_aux: bool, what:
             return fun(*full, **kwargs)
 
         flat_p, in_tree = flatten_args(what, [args[i] for i in nums])
-        lin = _Linearized(partial, flat_p, in_tree, what, has_aux)
+        lin = _Linearized(partial, flat_p, in_tree, what, has_aux, need_outs=need_value)
         if lin.main_tree.num_leaves != 1 or lin.main_tree != tree_util.tree_structure(0):
             raise TypeError(
                 f"{what} requires {fun_name(fun)} to return a scalar, got a value with "
@@ -306,7 +316,7 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
     Example:
       >>> tj.grad(tj.grad(tnp.sin))(1.0)  # -sin(1)
     """
-    core = _grad_core(fun, argnums, has_aux, "grad")
+    core = _grad_core(fun, argnums, has_aux, "grad", need_value=False)
 
     def grad_f(*args: Any, **kwargs: Any):
         value, g = core(*args, **kwargs)
