@@ -64,25 +64,31 @@ def canonicalize(dtype) -> np.dtype:
     return _canonical(np.dtype(dtype), jax.config.jax_enable_x64)
 
 
+_FLOATS = frozenset({float16, bfloat16, float32, float64})
+_COMPLEX = frozenset({complex64, complex128})
+_INTS = frozenset({int8, int16, int32, int64, uint8, uint16, uint32, uint64})
+_UNSIGNED = frozenset({uint8, uint16, uint32, uint64})
+
+
 def is_float(dtype: np.dtype) -> bool:
-    return np.issubdtype(dtype, np.floating) or dtype == bfloat16
+    return dtype in _FLOATS
 
 
 def is_complex(dtype: np.dtype) -> bool:
-    return np.issubdtype(dtype, np.complexfloating)
+    return dtype in _COMPLEX
 
 
 def is_inexact(dtype: np.dtype) -> bool:
     """True for dtypes that carry derivatives (float and complex)."""
-    return is_float(dtype) or is_complex(dtype)
+    return dtype in _FLOATS or dtype in _COMPLEX
 
 
 def is_integer(dtype: np.dtype) -> bool:
-    return np.issubdtype(dtype, np.integer)
+    return dtype in _INTS
 
 
 def is_unsigned(dtype: np.dtype) -> bool:
-    return np.issubdtype(dtype, np.unsignedinteger)
+    return dtype in _UNSIGNED
 
 
 def default_float() -> np.dtype:

@@ -290,7 +290,10 @@ erf_inv_p = unop("erf_inv", lax.erf_inv,
 def _integer_pow_jvp(t, x, o, *, y):
     if y == 0:
         return mul(t, full_like(_const(x, 0), x))
-    return mul(t, mul(_const(x, y), integer_pow(x, y - 1)))
+    if y == 1:
+        return t
+    x_pow = x if y == 2 else integer_pow(x, y - 1)
+    return mul(t, mul(_const(x, y), x_pow))
 
 
 integer_pow_p = unop("integer_pow", lambda x, y: lax.integer_pow(x, y), _integer_pow_jvp,
