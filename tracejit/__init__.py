@@ -19,3 +19,9 @@ from tracejit.transforms.stop_gradient import stop_gradient  # noqa: F401
 from tracejit.transforms.vmap import vmap  # noqa: F401
 
 __version__ = "0.1.0"
+from tracejit.transforms.checkpoint import checkpoint, remat  # noqa: F401,E402
+from tracejit.transforms.custom import custom_jvp, custom_vjp  # noqa: F401,E402
+from tracejit import nn, optim, random  # noqa: F401,E402
+from tracejit.transforms.jacobians import hessian, jacfwd, jacrev  # noqa: F401,E402
+from tracejit.transforms.ensemble import stack_params, unstack_params  # noqa: F401,E402
+from tracejit import func  # noqa: F401,E402

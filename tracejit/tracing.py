@@ -263,6 +263,8 @@ def bind(prim: Any, args: Sequence[Any], params: dict[str, Any]) -> Any:
     for a in args:
         if isinstance(a, Tracer):
             raise _leak_error(a)
+    # Type-check eagerly too, so errors read the same with and without jit.
+    prim.abstract_eval(*[aval_of(a) for a in args], **params)
     return prim.lower(*args, **params)
 
 

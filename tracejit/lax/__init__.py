@@ -10,9 +10,17 @@ from tracejit.primitives.elementwise import (  # noqa: F401
     sinh, sqrt, sub, tan, tanh,
 )
 from tracejit.primitives.linalg import dot_general  # noqa: F401
+from tracejit.primitives.indexing import (  # noqa: F401
+    GatherDimensionNumbers, GatherScatterMode, ScatterDimensionNumbers, dynamic_slice,
+    dynamic_update_slice, gather,
+)
+from tracejit.primitives.scatter import (  # noqa: F401
+    scatter, scatter_add, scatter_max, scatter_min, scatter_mul,
+)
 from tracejit.primitives.reductions import reduce_sum  # noqa: F401
 from tracejit.primitives.shape import (  # noqa: F401
-    broadcast_in_dim, expand_dims, reshape, squeeze, transpose,
+    broadcast_in_dim, broadcasted_iota, concatenate, expand_dims, iota, pad, reshape, rev,
+    slice, slice_in_dim, squeeze, transpose,
 )
 from tracejit.transforms.stop_gradient import stop_gradient  # noqa: F401
 
@@ -20,3 +28,10 @@ from tracejit.transforms.stop_gradient import stop_gradient  # noqa: F401
 def select(pred, on_true, on_false):
     """``on_true`` where ``pred`` else ``on_false`` (jax.lax.select)."""
     return select_n(pred, on_false, on_true)
+
+
+from tracejit.primitives.conv import conv, conv_general_dilated  # noqa: F401,E402
+from tracejit.primitives.windowed import (  # noqa: F401,E402
+    reduce_window, reduce_window_max, reduce_window_min, reduce_window_sum,
+)
+from tracejit.lax.control_flow import cond, fori_loop, map, scan, switch, while_loop  # noqa: F401, E402, A004

@@ -12,17 +12,92 @@ from tracejit.numpy._promote import asarray_arg, promote
 from tracejit.tracing import aval_of
 
 __all__ = [
-    "add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "remainder",
-    "mod", "power", "negative", "positive", "abs", "absolute", "sign", "exp", "exp2",
-    "log", "log2", "log10", "log1p", "expm1", "sqrt", "cbrt", "square", "reciprocal",
-    "sin", "cos", "tan", "arcsin", "arccos", "arctan", "arctan2", "sinh", "cosh", "tanh",
-    "arcsinh", "arccosh", "arctanh", "maximum", "minimum", "clip", "where", "floor",
-    "ceil", "round", "around", "trunc", "isfinite", "isnan", "isinf", "logical_and",
-    "logical_or", "logical_not", "logical_xor", "equal", "not_equal", "less",
-    "less_equal", "greater", "greater_equal", "bitwise_and", "bitwise_or", "bitwise_xor",
-    "invert", "bitwise_not", "left_shift", "right_shift", "fmax", "fmin", "float_power",
-    "copysign", "signbit", "heaviside", "hypot", "deg2rad", "rad2deg", "radians", "degrees",
-    "fabs", "real", "imag", "conj", "conjugate", "logaddexp", "sinc", "nan_to_num",
+    "add",
+    "subtract",
+    "multiply",
+    "divide",
+    "true_divide",
+    "floor_divide",
+    "remainder",
+    "mod",
+    "power",
+    "negative",
+    "positive",
+    "abs",
+    "absolute",
+    "sign",
+    "exp",
+    "exp2",
+    "log",
+    "log2",
+    "log10",
+    "log1p",
+    "expm1",
+    "sqrt",
+    "cbrt",
+    "square",
+    "reciprocal",
+    "sin",
+    "cos",
+    "tan",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "arctan2",
+    "sinh",
+    "cosh",
+    "tanh",
+    "arcsinh",
+    "arccosh",
+    "arctanh",
+    "maximum",
+    "minimum",
+    "clip",
+    "where",
+    "floor",
+    "ceil",
+    "round",
+    "around",
+    "trunc",
+    "isfinite",
+    "isnan",
+    "isinf",
+    "logical_and",
+    "logical_or",
+    "logical_not",
+    "logical_xor",
+    "equal",
+    "not_equal",
+    "less",
+    "less_equal",
+    "greater",
+    "greater_equal",
+    "bitwise_and",
+    "bitwise_or",
+    "bitwise_xor",
+    "invert",
+    "bitwise_not",
+    "left_shift",
+    "right_shift",
+    "fmax",
+    "fmin",
+    "float_power",
+    "copysign",
+    "signbit",
+    "heaviside",
+    "hypot",
+    "deg2rad",
+    "rad2deg",
+    "radians",
+    "degrees",
+    "fabs",
+    "real",
+    "imag",
+    "conj",
+    "conjugate",
+    "logaddexp",
+    "sinc",
+    "nan_to_num",
 ]
 
 
@@ -56,9 +131,26 @@ def _binary(name: str, prim_fn, to_inexact: bool = False):
     return fn
 
 
-add = _binary("add", ew.add)
-subtract = _binary("subtract", ew.sub)
-multiply = _binary("multiply", ew.mul)
+def _bool_aware(name: str, prim_fn, bool_fn):
+    # NumPy's + and * on booleans are logical or / and.
+    def fn(x: Any, y: Any) -> Any:
+        x, y = promote(name, x, y)
+        if aval_of(x).dtype == dtypes.bool_:
+            if bool_fn is None:
+                raise TypeError(
+                    f"{name}: boolean operands are not supported; use logical_xor / bitwise_xor"
+                )
+            return bool_fn(x, y)
+        return prim_fn(x, y)
+
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise ``{name}`` with NumPy broadcasting and JAX's promotion."
+    return fn
+
+
+add = _bool_aware("add", ew.add, ew.bitwise_or)
+subtract = _bool_aware("subtract", ew.sub, None)
+multiply = _bool_aware("multiply", ew.mul, ew.bitwise_and)
 true_divide = _binary("true_divide", ew.div, to_inexact=True)
 divide = true_divide
 arctan2 = _binary("arctan2", ew.atan2, to_inexact=True)
@@ -280,8 +372,11 @@ def square(x: Any) -> Any:
 
 def reciprocal(x: Any) -> Any:
     (x,) = promote("reciprocal", x)
-    return ew.integer_pow(x, -1) if dtypes.is_inexact(aval_of(x).dtype) else ew.div(
-        np.ones((), aval_of(x).dtype)[()], x)
+    return (
+        ew.integer_pow(x, -1)
+        if dtypes.is_inexact(aval_of(x).dtype)
+        else ew.div(np.ones((), aval_of(x).dtype)[()], x)
+    )
 
 
 def _int_passthrough(name: str, prim_fn):
@@ -359,15 +454,20 @@ def where(condition: Any, x: Any = None, y: Any = None) -> Any:
     x, y = promote("where", x, y)
     from tracejit.numpy._promote import broadcast_shapes, broadcast_to_shape
 
-    shape = broadcast_shapes("where", aval_of(condition).shape, aval_of(x).shape,
-                             aval_of(y).shape)
+    shape = broadcast_shapes("where", aval_of(condition).shape, aval_of(x).shape, aval_of(y).shape)
     c = _to_bool(condition)
     c, x, y = (broadcast_to_shape(v, shape) for v in (c, x, y))
     return ew.select_n(c, y, x)
 
 
-def clip(a: Any, a_min: Any = None, a_max: Any = None, *, min: Any = None,  # noqa: A002
-         max: Any = None) -> Any:  # noqa: A002
+def clip(
+    a: Any,
+    a_min: Any = None,
+    a_max: Any = None,
+    *,
+    min: Any = None,  # noqa: A002
+    max: Any = None,
+) -> Any:  # noqa: A002
     """Clamp ``a`` to ``[a_min, a_max]`` (either bound may be None)."""
     lo = a_min if a_min is not None else min
     hi = a_max if a_max is not None else max
@@ -440,8 +540,9 @@ def sinc(x: Any) -> Any:
     return where(equal(x, 0), 1.0, divide(sin(safe), safe))
 
 
-def nan_to_num(x: Any, nan: float = 0.0, posinf: float | None = None,
-               neginf: float | None = None) -> Any:
+def nan_to_num(
+    x: Any, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None
+) -> Any:
     (x,) = promote("nan_to_num", x)
     d = aval_of(x).dtype
     if not dtypes.is_inexact(d):

@@ -212,7 +212,7 @@ min_p = binop(
 
 def _pow_jvp_x(t, x, y, o):
     # d/dx x**y = y * x**(y-1), taken as 0 where y == 0 (JAX's convention).
-    y_b = full_like(y, o) if aval_of(y).shape != aval_of(o).shape else y
+    y_b = broadcast_tangent(y, aval_of(o).shape)
     dx = mul(y_b, pow(x, sub(y, _const(y, 1))))
     dx = select_n(eq(y_b, _const(y, 0)), dx, full_like(_const(o, 0), o))
     return mul(t, dx)
@@ -280,7 +280,9 @@ rsqrt_p = unop("rsqrt", lax.rsqrt,
                lambda t, x, o: mul(t, mul(div(o, x), _const(o, -0.5))))
 cbrt_p = unop("cbrt", lax.cbrt,
               lambda t, x, o: mul(t, div(o, mul(x, _const(x, 3)))))
-abs_p = unop("abs", lax.abs, lambda t, x, o: mul(t, sign(x)), kind="numeric")
+# d|x| = t where x >= 0 else -t (JAX's choice at 0: the derivative from the right).
+abs_p = unop("abs", lax.abs,
+             lambda t, x, o: select_n(ge(x, _const(x, 0)), neg(t), t), kind="numeric")
 erf_p = unop("erf", lax.erf,
              lambda t, x, o: mul(t, mul(_const(x, 2 / math.sqrt(math.pi)), exp(neg(mul(x, x))))))
 erf_inv_p = unop("erf_inv", lax.erf_inv,

@@ -478,13 +478,17 @@ def slice(x, start_indices, limit_indices, strides=None):  # noqa: A001
     return slice_p.bind(x, start_indices=start, limit_indices=limit, strides=strides)
 
 
-def slice_in_dim(x, start_index: int, limit_index: int, stride: int = 1, axis: int = 0):
-    """``slice`` along one axis (the others are taken whole)."""
+def slice_in_dim(x, start_index, limit_index, stride: int = 1, axis: int = 0):
+    """``slice`` along one axis (the others whole); ``None`` and negative bounds as jax.lax."""
     s = shape_of(x)
     axis = axis % len(s)
-    start, limit, strides = [0] * len(s), list(s), [1] * len(s)
-    start[axis], limit[axis], strides[axis] = start_index, limit_index, stride
-    return slice(x, start, limit, strides)
+    n = s[axis]
+    start = 0 if start_index is None else int(start_index)
+    limit = n if limit_index is None else int(limit_index)
+    start, limit = start + n if start < 0 else start, limit + n if limit < 0 else limit
+    starts, limits, strides = [0] * len(s), list(s), [1] * len(s)
+    starts[axis], limits[axis], strides[axis] = start, limit, int(stride)
+    return slice(x, starts, limits, strides)
 
 
 # --- rev -----------------------------------------------------------------------------------

@@ -23,9 +23,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from tracejit import dtypes
 from tracejit.ir import Aval
-from tracejit.primitive import Primitive, register, set_rule
+from tracejit.primitive import Primitive, register
 from tracejit.primitives._rules import batch_size, bdim_to_front, is_undefined
 from tracejit.tracing import aval_of
 
@@ -100,7 +99,7 @@ def _sort_transpose(cts, *operands, dimension, is_stable, num_keys):
     shape = aval_of(keys[0]).shape
     # perm[j]: position (along dimension) of the operand element sorted to position j.
     perm = sort_p.bind(*keys, iota_along(shape, dimension), dimension=dimension,
-                       is_stable=is_stable, num_keys=num_keys)[-1]
+                       is_stable=True, num_keys=num_keys)[-1]
     # P^T ct: sorting by perm puts ct[j] at position perm[j] (perm has distinct values).
     unsorted = sort_p.bind(perm, *[cts[i] for i in linear], dimension=dimension,
                            is_stable=False, num_keys=1)[1:]
@@ -129,13 +128,11 @@ sort_p = register(
         abstract_eval=_sort_abstract_eval,
         lower=_sort_lower,
         jvp=_sort_jvp,
-        transpose=None,
+        transpose=_sort_transpose,
         batch=_sort_batch,
         multiple_results=True,
     )
 )
-# The transpose rule is declared here, next to the primitive, because it refers to it.
-set_rule(sort_p, "transpose", _sort_transpose)
 
 
 def _operand_list(name: str, operand: Any) -> tuple[list, bool]:
@@ -192,14 +189,7 @@ def reverse_along(x: Any, dimension: int) -> Any:
     n = shape[dimension]
     if n <= 1:
         return x
-    descending = iota_along(shape, dimension) if False else None
-    del descending
     from tracejit.primitives.shape import broadcast_in_dim
 
     key = broadcast_in_dim(np.arange(n - 1, -1, -1, dtype=np.int32), shape, (dimension,))
     return sort_p.bind(key, x, dimension=dimension, is_stable=False, num_keys=1)[1]
-
-
-def default_index_dtype() -> np.dtype:
-    """The dtype of indices returned by ``argsort`` (int32, int64 under x64)."""
-    return dtypes.default_int()

@@ -152,7 +152,7 @@ def vmap(
         if chunk_size is not None and chunk_size < size:
             from tracejit.transforms.chunking import chunked_vmap
 
-            return chunked_vmap(vmapped_on, leaves, in_tree, dims, size, chunk_size)
+            return chunked_vmap(vmapped_on, leaves, in_tree, dims, size, chunk_size, out_axes)
         return vmapped_on(leaves, in_tree, dims, size)
 
     def vmapped_on(leaves, in_tree, dims, size):

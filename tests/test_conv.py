@@ -1,0 +1,311 @@
+"""Convolution and windowed reductions (pooling) against JAX: forward (eager
+and jit), jvp, vjp, vmap (one batched primitive), second order, and errors."""
+
+from __future__ import annotations
+
+import functools
+import operator
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from checks import (
+    assert_close,
+    check_forward,
+    check_grad_fd,
+    check_jvp,
+    check_vjp,
+    check_vmap,
+    rand,
+    validate,
+)
+
+import tracejit as tj
+from tracejit.ir import count_eqns
+
+TOL = 2e-4
+
+# --- conv_general_dilated -------------------------------------------------------------
+
+# (id, lhs shape, rhs shape, kwargs for conv_general_dilated)
+CONV_SPECS = [
+    ("same", (2, 3, 6, 5), (4, 3, 3, 3), dict(window_strides=(1, 1), padding="SAME")),
+    ("strided_padded_rhs_dilated", (2, 3, 9, 7), (4, 3, 3, 2),
+     dict(window_strides=(2, 1), padding=((1, 2), (0, 1)), rhs_dilation=(1, 2))),
+    ("lhs_dilated", (1, 2, 4, 5), (3, 2, 2, 3),
+     dict(window_strides=(1, 2), padding=((1, 1), (2, 0)), lhs_dilation=(2, 1))),
+    ("valid_stride3", (2, 2, 8, 7), (3, 2, 2, 2), dict(window_strides=(3, 3), padding="VALID")),
+    ("feature_groups", (2, 4, 5, 5), (6, 2, 3, 3),
+     dict(window_strides=(1, 1), padding="SAME", feature_group_count=2)),
+    ("depthwise", (1, 3, 5, 4), (3, 1, 2, 2),
+     dict(window_strides=(1, 1), padding="VALID", feature_group_count=3)),
+    ("batch_groups", (4, 2, 5, 5), (6, 2, 3, 3),
+     dict(window_strides=(1, 1), padding="VALID", batch_group_count=2)),
+    ("nhwc_hwio", (2, 6, 5, 3), (3, 3, 3, 4),
+     dict(window_strides=(1, 2), padding="SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))),
+    ("conv1d", (3, 2, 9), (4, 2, 3), dict(window_strides=(2,), padding=((2, 1),))),
+    ("conv3d", (1, 2, 4, 3, 4), (2, 2, 2, 2, 2),
+     dict(window_strides=(1, 1, 2), padding="SAME")),
+]
+CONV_IDS = [s[0] for s in CONV_SPECS]
+
+
+def _conv_pair(kwargs):
+    def tj_f(lhs, rhs):
+        return tj.lax.conv_general_dilated(lhs, rhs, **kwargs)
+
+    def jax_f(lhs, rhs):
+        return jax.lax.conv_general_dilated(lhs, rhs, **kwargs)
+
+    return tj_f, jax_f
+
+
+def _conv_args(spec, seed=0, dtype=np.float32):
+    _, ls, rs, _ = spec
+    rng = np.random.default_rng(seed)
+    return [rand(rng, ls, dtype), rand(rng, rs, dtype)]
+
+
+@pytest.mark.parametrize("spec", CONV_SPECS, ids=CONV_IDS)
+def test_conv_forward(spec):
+    tj_f, jax_f = _conv_pair(spec[3])
+    check_forward(tj_f, jax_f, _conv_args(spec), tol=TOL)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, jnp.bfloat16])
+def test_conv_forward_dtypes(dtype):
+    spec = CONV_SPECS[1]
+    tj_f, jax_f = _conv_pair(spec[3])
+    tol = None if dtype == np.int32 else 0.1
+    check_forward(tj_f, jax_f, _conv_args(spec, dtype=dtype), tol=tol)
+
+
+def test_conv_preferred_element_type():
+    spec = CONV_SPECS[0]
+    kwargs = dict(spec[3], preferred_element_type=np.float32)
+    tj_f, jax_f = _conv_pair(kwargs)
+    check_forward(tj_f, jax_f, _conv_args(spec, dtype=jnp.bfloat16), tol=0.1)
+
+
+@pytest.mark.parametrize("spec", CONV_SPECS, ids=CONV_IDS)
+def test_conv_derivatives(spec):
+    tj_f, jax_f = _conv_pair(spec[3])
+    args = _conv_args(spec)
+    check_jvp(tj_f, jax_f, args, tol=TOL)
+    check_vjp(tj_f, jax_f, args, tol=TOL)
+
+
+@pytest.mark.parametrize("spec", CONV_SPECS, ids=CONV_IDS)
+@pytest.mark.parametrize("in_axes", [(0, 0), (1, None), (None, 2)], ids=str)
+def test_conv_vmap_is_one_conv(spec, in_axes):
+    tj_f, jax_f = _conv_pair(spec[3])
+    rng = np.random.default_rng(1)
+    args = []
+    for shape, ax in zip(spec[1:3], in_axes):
+        if ax is None:
+            args.append(rand(rng, shape))
+        else:
+            args.append(rand(rng, (*shape[:ax], 3, *shape[ax:])))
+    check_vmap(tj_f, jax_f, args, in_axes=in_axes, tol=TOL)
+    ir = validate(tj.vmap(tj_f, in_axes=in_axes), *args)
+    assert [e.prim.name for e in ir.eqns].count("conv_general_dilated") == 1
+
+
+def test_conv_grad_of_vmap_and_vmap_of_grad():
+    """Per-example kernel gradients (vmap of grad) and grad through a vmapped conv."""
+    spec = CONV_SPECS[4]
+    tj_f, jax_f = _conv_pair(spec[3])
+    lhs, rhs = _conv_args(spec)
+    xs = rand(np.random.default_rng(2), (3, *lhs.shape))
+
+    def per_example(f, grad):
+        return lambda w, x: grad(lambda w: (f(x, w) ** 2).sum())(w)
+
+    expected = jax.vmap(per_example(jax_f, jax.grad), (None, 0))(rhs, xs)
+    assert_close(tj.vmap(per_example(tj_f, tj.grad), (None, 0))(rhs, xs), expected, TOL)
+    batched_loss = lambda v, f: lambda w, x: (v(f, (0, None))(x, w) ** 2).sum()  # noqa: E731
+    expected = jax.grad(batched_loss(jax.vmap, jax_f))(rhs, xs)
+    assert_close(tj.grad(batched_loss(tj.vmap, tj_f))(rhs, xs), expected, TOL)
+
+
+def test_conv_second_order():
+    """Hessian-vector products: forward over reverse, both operands."""
+    spec = CONV_SPECS[1]
+    tj_f, jax_f = _conv_pair(spec[3])
+    args = _conv_args(spec)
+
+    def loss(f):
+        return lambda lhs, rhs: (jnp.tanh(f(lhs, rhs)) if f is jax_f else tj.numpy.tanh(
+            f(lhs, rhs))).sum()
+
+    g_tj = tj.grad(loss(tj_f), argnums=(0, 1))
+    g_jax = jax.grad(loss(jax_f), argnums=(0, 1))
+    check_jvp(g_tj, g_jax, args, tol=1e-3)
+
+
+def test_conv_grad_matches_finite_differences():
+    rhs = rand(np.random.default_rng(3), (2, 2, 2, 2)).astype(np.float64)
+
+    def f(x):
+        y = tj.lax.conv_general_dilated(x, rhs, (2, 1), ((1, 0), (0, 1)), rhs_dilation=(1, 2))
+        return tj.numpy.sum(tj.numpy.sin(y))
+
+    check_grad_fd(f, rand(np.random.default_rng(4), (1, 2, 5, 4)))
+
+
+@pytest.mark.parametrize(
+    "lhs_shape, rhs_shape, kwargs, exc, match",
+    [
+        ((1, 3, 5, 5), (4, 2, 3, 3), {}, TypeError, "input features"),
+        ((1, 3, 5, 5), (4, 3, 3), {}, TypeError, "equal ranks"),
+        ((1, 3, 5, 5), (4, 3, 3, 3), dict(padding="FULL"), ValueError, "unknown padding"),
+        ((1, 3, 5, 5), (4, 3, 3, 3), dict(padding=((1, 1),)), ValueError, "pairs"),
+        ((1, 3, 5, 5), (4, 3, 3, 3), dict(window_strides=(1,)), ValueError, "window_strides"),
+        ((1, 3, 5, 5), (4, 3, 3, 3), dict(lhs_dilation=(2, 2)), ValueError, "lhs_dilation"),
+        ((1, 3, 5, 5), (4, 3, 3, 3), dict(dimension_numbers=("NCHW", "OIHW", "NCWH ")),
+         TypeError, "dimension_numbers"),
+        ((1, 4, 5, 5), (3, 2, 3, 3), dict(feature_group_count=2), TypeError,
+         "multiple of feature_group_count"),
+    ],
+)
+def test_conv_errors(lhs_shape, rhs_shape, kwargs, exc, match):
+    kwargs = {"window_strides": (1, 1), "padding": "SAME", **kwargs}
+    if kwargs.get("lhs_dilation"):
+        kwargs["padding"] = "SAME"
+    lhs, rhs = np.ones(lhs_shape, np.float32), np.ones(rhs_shape, np.float32)
+    with pytest.raises(exc, match=match):
+        tj.lax.conv_general_dilated(lhs, rhs, **kwargs)
+
+
+def test_conv_error_names_shapes_and_dtypes():
+    with pytest.raises(TypeError, match=r"conv_general_dilated.*f32\[1,3,5,5\].*i32\[4,3,3,3\]"):
+        tj.lax.conv_general_dilated(np.ones((1, 3, 5, 5), np.float32),
+                                    np.ones((4, 3, 3, 3), np.int32), (1, 1), "SAME")
+
+
+def test_conv_ir_is_one_equation():
+    x, w = np.ones((1, 2, 4, 4), np.float32), np.ones((3, 2, 3, 3), np.float32)
+    ir = tj.make_ir(lambda x, w: tj.lax.conv(x, w, (1, 1), "SAME"))(x, w)
+    assert count_eqns(ir) == 1
+    assert "conv_general_dilated" in str(ir)
+
+
+# --- reduce_window family ---------------------------------------------------------------
+
+# (id, operand shape, window, strides, padding, base_dilation, window_dilation)
+WINDOW_SPECS = [
+    ("pool2x2", (2, 3, 6, 6), (1, 1, 2, 2), (1, 1, 2, 2), "VALID", None, None),
+    ("overlap_same", (2, 2, 5, 7), (1, 1, 3, 3), (1, 1, 2, 2), "SAME", None, None),
+    ("pairs", (3, 7), (2, 3), (1, 2), ((1, 0), (2, 1)), None, None),
+    ("base_dilated", (2, 5, 4), (1, 2, 2), (1, 1, 2), ((0, 0), (1, 1), (0, 1)), (1, 2, 1),
+     None),
+    ("window_dilated", (2, 8, 6), (1, 2, 2), (1, 1, 1), "VALID", None, (1, 2, 3)),
+    ("vector", (9,), (3,), (2,), ((1, 1),), None, None),
+]
+WINDOW_IDS = [s[0] for s in WINDOW_SPECS]
+MONOIDS = {
+    "sum": (tj.lax.reduce_window_sum, jax.lax.add, 0.0),
+    "max": (tj.lax.reduce_window_max, jax.lax.max, -np.inf),
+    "min": (tj.lax.reduce_window_min, jax.lax.min, np.inf),
+}
+
+
+def _window_pair(kind, spec):
+    _, _, window, strides, padding, base, wdil = spec
+    tj_fn, op, init = MONOIDS[kind]
+
+    def tj_f(x):
+        return tj_fn(x, window, strides, padding, base, wdil)
+
+    def jax_f(x):
+        return jax.lax.reduce_window(x, np.asarray(init, x.dtype), op, window, strides, padding,
+                                     base, wdil)
+
+    return tj_f, jax_f
+
+
+@pytest.mark.parametrize("kind", list(MONOIDS))
+@pytest.mark.parametrize("spec", WINDOW_SPECS, ids=WINDOW_IDS)
+def test_reduce_window(kind, spec):
+    tj_f, jax_f = _window_pair(kind, spec)
+    x = rand(np.random.default_rng(0), spec[1])
+    check_forward(tj_f, jax_f, [x])
+    check_jvp(tj_f, jax_f, [x])
+    if not (kind != "sum" and spec[0] == "window_dilated"):  # JAX has no such VJP either
+        check_vjp(tj_f, jax_f, [x])
+    xb = rand(np.random.default_rng(1), (*spec[1][:1], 3, *spec[1][1:]))
+    check_vmap(tj_f, jax_f, [xb], in_axes=1)
+
+
+@pytest.mark.parametrize("kind", ["sum", "max"])
+def test_reduce_window_int(kind):
+    spec = WINDOW_SPECS[1]
+    tj_f, _ = _window_pair(kind, spec)
+    x = rand(np.random.default_rng(0), spec[1], np.int32)
+    op, init = MONOIDS[kind][1], np.iinfo(np.int32).min if kind == "max" else 0
+    expected = jax.lax.reduce_window(x, np.int32(init), op, *spec[2:5])
+    assert_close(tj_f(x), expected)
+    assert_close(tj.jit(tj_f)(x), expected)
+
+
+@pytest.mark.parametrize("kind", ["sum", "max", "min"])
+def test_pool_per_example_grads_and_second_order(kind):
+    """vmap of grad (select_and_scatter_add batching) and jvp of grad (its jvp)."""
+    spec = WINDOW_SPECS[1]
+    tj_f, jax_f = _window_pair(kind, spec)
+
+    def loss(f, np_):
+        return lambda x: (np_.sin(f(x)) ** 2).sum()
+
+    xs = rand(np.random.default_rng(5), (3, *spec[1]))
+    expected = jax.vmap(jax.grad(loss(jax_f, jnp)))(xs)
+    assert_close(tj.vmap(tj.grad(loss(tj_f, tj.numpy)))(xs), expected, TOL)
+    check_jvp(tj.grad(loss(tj_f, tj.numpy)), jax.grad(loss(jax_f, jnp)), [xs[0]], tol=1e-3)
+    check_vjp(tj.grad(loss(tj_f, tj.numpy)), jax.grad(loss(jax_f, jnp)), [xs[0]], tol=1e-3)
+
+
+def test_max_pool_grad_matches_finite_differences():
+    def f(x):
+        return tj.numpy.sum(tj.numpy.tanh(tj.lax.reduce_window_max(
+            x, (1, 2, 2), (1, 2, 1), ((0, 0), (1, 0), (0, 1)))))
+
+    check_grad_fd(f, rand(np.random.default_rng(6), (2, 5, 4)))
+
+
+def test_reduce_window_generic_entry_point():
+    x = rand(np.random.default_rng(0), (4, 6))
+    for op, init, jop in ((tj.lax.add, 0.0, jax.lax.add), (jax.lax.max, -np.inf, jax.lax.max),
+                          (operator.add, 0.0, jax.lax.add), (tj.lax.min, np.inf, jax.lax.min)):
+        out = tj.lax.reduce_window(x, np.float32(init), op, (2, 3), (1, 2), "SAME")
+        assert_close(out, jax.lax.reduce_window(x, np.float32(init), jop, (2, 3), (1, 2), "SAME"))
+
+
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda x: tj.lax.reduce_window(x, 1.0, tj.lax.add, (2, 2), (1, 1), "VALID"),
+         ValueError, "identity of sum"),
+        (lambda x: tj.lax.reduce_window(x, 1.0, tj.lax.mul, (2, 2), (1, 1), "VALID"),
+         TypeError, "not supported"),
+        (lambda x: tj.lax.reduce_window_max(x, (2,), (1,), "VALID"), TypeError,
+         r"window_dimensions=\(2,\) needs one entry per dimension of f32\[4,6\]"),
+        (lambda x: tj.lax.reduce_window_sum(x, (2, 2), (1, 0), "VALID"), ValueError, ">= 1"),
+        (lambda x: tj.lax.reduce_window_sum(x, (2, 2), (1, 1), "HALF"), ValueError,
+         "unknown padding"),
+        (lambda x: tj.grad(lambda x: tj.numpy.sum(tj.lax.reduce_window_max(
+            x, (2, 2), (1, 1), "VALID", None, (2, 1))))(x), ValueError, "window_dilation"),
+    ],
+)
+def test_reduce_window_errors(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call(np.ones((4, 6), np.float32))
+
+
+def test_reduce_window_sum_transpose_with_large_padding():
+    """Padding beyond the window (whole windows of padding) transposes correctly."""
+    f_tj = functools.partial(tj.lax.reduce_window_sum, window_dimensions=(1, 2),
+                             window_strides=(1, 1), padding=((0, 0), (3, 2)))
+    f_jax = lambda x: jax.lax.reduce_window(x, 0.0, jax.lax.add, (1, 2), (1, 1),  # noqa: E731
+                                            ((0, 0), (3, 2)))
+    check_vjp(f_tj, f_jax, [rand(np.random.default_rng(0), (2, 3))])

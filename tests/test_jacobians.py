@@ -1,0 +1,200 @@
+"""jacfwd, jacrev, hessian against JAX's: layouts over pytrees, argnums, has_aux,
+chunking, composition, the seed's Jacobian examples and the errors."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import tracejit as tj
+import tracejit.numpy as tnp
+from checks import assert_close, rand, validate
+
+rng = np.random.default_rng(0)
+W = rand(rng, (4, 3))
+B = rand(rng, (4,))
+X = rand(rng, (3,))
+P = {"w": rand(rng, (3,)), "b": (rand(rng, ()), rand(rng, (2, 3)))}
+
+
+def _same_structure(actual, expected):
+    assert jax.tree_util.tree_structure(actual) == jax.tree_util.tree_structure(expected)
+
+
+# (name, tracejit function, jax function, args): one entry per shape of problem.
+SPECS = [
+    ("vector->vector", lambda x: tnp.tanh(W @ x), lambda x: jnp.tanh(W @ x), (X,)),
+    ("scalar->scalar", lambda x: tnp.sin(x) * x, lambda x: jnp.sin(x) * x, (np.float32(0.7),)),
+    ("matrix->scalar", lambda m: tnp.sum(tnp.exp(m) * m), lambda m: jnp.sum(jnp.exp(m) * m),
+     (rand(rng, (2, 3)),)),
+    ("zero-size input", lambda x: tnp.sum(x) + 1.0, lambda x: jnp.sum(x) + 1.0,
+     (np.zeros((0,), np.float32),)),
+    ("two args", lambda x, w: tnp.sin(w @ x), lambda x, w: jnp.sin(w @ x), (X, W)),
+    ("pytree in and out",
+     lambda p, x: {"a": tnp.sum(tnp.sin(p["w"] * x)), "b": (p["b"][1] * p["b"][0], x * 2.0)},
+     lambda p, x: {"a": jnp.sum(jnp.sin(p["w"] * x)), "b": (p["b"][1] * p["b"][0], x * 2.0)},
+     (P, X)),
+]
+IDS = [s[0] for s in SPECS]
+
+
+@pytest.mark.parametrize("mode", ["fwd", "rev"])
+@pytest.mark.parametrize("name, f, jf, args", SPECS, ids=IDS)
+def test_jacobian_matches_jax(mode, name, f, jf, args):
+    tj_jac, jax_jac = (tj.jacfwd, jax.jacfwd) if mode == "fwd" else (tj.jacrev, jax.jacrev)
+    for argnums in [0, tuple(range(len(args)))]:
+        expected = jax_jac(jf, argnums)(*args)
+        actual = tj_jac(f, argnums)(*args)
+        _same_structure(actual, expected)
+        assert_close(actual, expected, 1e-5, f"{mode} {argnums}")
+        assert_close(tj.jit(tj_jac(f, argnums))(*args), expected, 1e-5, f"jit {mode}")
+    validate(tj_jac(f), *args)
+
+
+@pytest.mark.parametrize("argnums", [1, (1, 0), (0,)])
+def test_argnums_layout(argnums):
+    f, jf, args = SPECS[-1][1:]
+    for tj_jac, jax_jac in [(tj.jacfwd, jax.jacfwd), (tj.jacrev, jax.jacrev)]:
+        expected = jax_jac(jf, argnums)(*args)
+        actual = tj_jac(f, argnums)(*args)
+        _same_structure(actual, expected)
+        assert_close(actual, expected, 1e-5)
+
+
+def test_has_aux():
+    f = lambda x: (tnp.sin(x) * x, {"n": tnp.sum(x)})
+    jf = lambda x: (jnp.sin(x) * x, {"n": jnp.sum(x)})
+    for tj_jac, jax_jac in [(tj.jacfwd, jax.jacfwd), (tj.jacrev, jax.jacrev)]:
+        assert_close(tj_jac(f, has_aux=True)(X), jax_jac(jf, has_aux=True)(X), 1e-5)
+    g = lambda x: (tnp.sum(tnp.sin(x) ** 2), x * 3.0)
+    jg = lambda x: (jnp.sum(jnp.sin(x) ** 2), x * 3.0)
+    assert_close(tj.hessian(g, has_aux=True)(X), jax.hessian(jg, has_aux=True)(X), 1e-5)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 3, 4, 100])
+def test_jacrev_chunk_size_gives_identical_results(chunk_size):
+    f = lambda x, w: {"y": tnp.tanh(w @ x), "z": tnp.sum(x * x)}
+    full = tj.jacrev(f, (0, 1))(X, W)
+    chunked = tj.jacrev(f, (0, 1), chunk_size=chunk_size)(X, W)
+    assert_close(chunked, full, 0.0)
+    assert_close(tj.jit(tj.jacrev(f, (0, 1), chunk_size=chunk_size))(X, W), full, 1e-6)
+
+
+def _h(x, y):
+    return tnp.sum(tnp.sin(x) ** 2 * y) + tnp.sum(x * x * x)
+
+
+def _jh(x, y):
+    return jnp.sum(jnp.sin(x) ** 2 * y) + jnp.sum(x * x * x)
+
+
+@pytest.mark.parametrize("argnums", [0, 1, (0, 1)])
+def test_hessian_and_jacfwd_of_jacrev(argnums):
+    Y = rand(rng, (3,))
+    expected = jax.hessian(_jh, argnums)(X, Y)
+    assert_close(tj.hessian(_h, argnums)(X, Y), expected, 1e-4)
+    assert_close(tj.jacfwd(tj.jacrev(_h, argnums), argnums)(X, Y), expected, 1e-4)
+    assert_close(tj.jacrev(tj.jacrev(_h, argnums), argnums)(X, Y), expected, 1e-4)
+    assert_close(tj.jit(tj.hessian(_h, argnums))(X, Y), expected, 1e-4)
+
+
+def test_hvp_by_jvp_of_grad():
+    Y, V = rand(rng, (3,)), rand(rng, (3,))
+    hvp = lambda x, v: tj.jvp(tj.grad(lambda x: _h(x, Y)), (x,), (v,))[1]
+    expected = jax.jvp(jax.grad(lambda x: _jh(x, Y)), (X,), (V,))[1]
+    assert_close(hvp(X, V), expected, 1e-4)
+    assert_close(tj.jit(hvp)(X, V), expected, 1e-4)
+    assert_close(hvp(X, V), tj.hessian(_h)(X, Y) @ V, 1e-4)
+
+
+def test_vmap_of_jacobians():
+    xs = rand(rng, (5, 3))
+    f = lambda x: tnp.tanh(W @ x)
+    jf = lambda x: jnp.tanh(W @ x)
+    assert_close(tj.vmap(tj.jacrev(f))(xs), jax.vmap(jax.jacrev(jf))(xs), 1e-5)
+    assert_close(tj.vmap(tj.jacfwd(f))(xs), jax.vmap(jax.jacfwd(jf))(xs), 1e-5)
+
+
+@pytest.mark.parametrize("jac", [tj.jacfwd, tj.jacrev], ids=["jacfwd", "jacrev"])
+def test_jacobian_of_linear_map_is_one_product(jac):
+    # The primals stay unbatched: W meets the whole basis in a single dot_general.
+    ir = tj.jit(jac(lambda x: W @ x)).trace(X)
+    assert [e.prim.name for e in ir.eqns].count("dot_general") == 1
+    assert_close(jac(lambda x: W @ x)(X), W, 1e-6)
+
+
+def test_python_control_flow_on_values_outside_jit():
+    def f(x):
+        if float(tnp.sum(x)) > 0:
+            return tnp.sin(x)
+        return tnp.cos(x)
+
+    x = np.abs(X)
+    assert_close(tj.jacfwd(f)(x), jax.jacfwd(jnp.sin)(x), 1e-6)
+    assert_close(tj.jacrev(f)(-x), jax.jacrev(jnp.cos)(-x), 1e-6)
+
+
+# --- the seed's example: the Jacobian of a linear layer with tanh -------------------------
+
+
+def predict(weight, bias, x):
+    return tnp.tanh(x @ weight.T + bias)
+
+
+def jpredict(weight, bias, x):
+    return jnp.tanh(x @ weight.T + bias)
+
+
+def test_seed_jacobian_rows_by_vjp_equal_jacrev():
+    D = 4
+    weight, bias, x = rand(rng, (D, D)), rand(rng, (D,)), rand(rng, (D,))
+    unit_vectors = np.eye(D, dtype=np.float32)
+    _, vjp_fn = tj.vjp(lambda x: predict(weight, bias, x), x)
+    rows = np.stack([np.asarray(vjp_fn(v)[0]) for v in unit_vectors])
+    jac = tj.jacrev(predict, argnums=2)(weight, bias, x)
+    assert jac.shape == (D, D)
+    assert_close(jac, rows, 1e-6)
+    (ft_jacobian,) = tj.vmap(vjp_fn)(unit_vectors)
+    assert_close(ft_jacobian, rows, 1e-6)
+    assert_close(jac, jax.jacrev(jpredict, argnums=2)(weight, bias, x), 1e-5)
+    # Columns by jvp: the forward-mode Jacobian.
+    cols = np.stack([
+        np.asarray(tj.jvp(lambda x: predict(weight, bias, x), (x,), (v,))[1])
+        for v in unit_vectors
+    ], axis=1)
+    assert_close(tj.jacfwd(predict, argnums=2)(weight, bias, x), cols, 1e-6)
+    assert_close(cols, rows, 1e-5)
+
+
+def test_seed_jacobian_with_respect_to_weight_and_bias():
+    weight, bias, x = rand(rng, (4, 3)), rand(rng, (4,)), rand(rng, (3,))
+    for tj_jac, jax_jac in [(tj.jacfwd, jax.jacfwd), (tj.jacrev, jax.jacrev)]:
+        actual = tj_jac(predict, argnums=(0, 1))(weight, bias, x)
+        assert actual[0].shape == (4, 4, 3) and actual[1].shape == (4, 4)
+        assert_close(actual, jax_jac(jpredict, argnums=(0, 1))(weight, bias, x), 1e-5)
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("jac", [tj.jacfwd, tj.jacrev, tj.hessian],
+                         ids=["jacfwd", "jacrev", "hessian"])
+def test_integer_input_is_a_type_error(jac):
+    with pytest.raises(TypeError, match=r"real- or complex-valued inputs.*argument 0.*i32\[3\]"):
+        jac(lambda x: x * 2)(np.arange(3, dtype=np.int32))
+
+
+def test_jacrev_integer_output_is_a_type_error():
+    with pytest.raises(TypeError, match=r"jacrev requires real floating-point outputs.*i32\[3\]"):
+        tj.jacrev(lambda x: tnp.argsort(x))(X)
+
+
+@pytest.mark.parametrize("jac", [tj.jacfwd, tj.jacrev], ids=["jacfwd", "jacrev"])
+def test_argnums_out_of_range(jac):
+    with pytest.raises(ValueError, match=r"argnums=2 is out of range .* 1 positional"):
+        jac(tnp.sin, argnums=2)(X)
+
+
+def test_jacrev_chunk_size_must_be_positive():
+    with pytest.raises(ValueError, match="chunk_size must be a positive int"):
+        tj.jacrev(tnp.sin, chunk_size=0)(X)

@@ -1,0 +1,416 @@
+"""Reductions and scans vs JAX: tracejit.numpy's reductions (values eagerly and under
+jit over shapes, axes, keepdims and dtypes), jvp/vjp vs JAX and finite differences
+(ties for max/min, zeros for prod/cumprod), vmap with the batch axis anywhere,
+the lax-level primitives, and the errors."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import tracejit as tj
+import tracejit.numpy as tnp
+from checks import (
+    assert_close,
+    check_forward,
+    check_grad_fd,
+    check_jvp,
+    check_vjp,
+    check_vmap,
+    rand,
+    validate,
+)
+from tracejit.primitives import cumulative as tcum
+from tracejit.primitives import reductions as tred
+
+F32, I32, BOOL, BF16 = np.float32, np.int32, np.bool_, jnp.bfloat16
+ALL = (F32, I32, BOOL, BF16)
+
+# name -> (kind, dtypes, differentiable, extra kwargs). Kinds: "reduce" (axis None/int/
+# tuple, keepdims), "extremum" (no identity: reduced axes must be nonempty), "arg"
+# (axis None/int, keepdims), "cum" (axis None/int).
+SPECS = {
+    "sum": ("reduce", ALL, True, {}),
+    "mean": ("reduce", ALL, True, {}),
+    "prod": ("reduce", ALL, True, {}),
+    "max": ("extremum", ALL, True, {}),
+    "min": ("extremum", ALL, True, {}),
+    "amax": ("extremum", (F32, I32), True, {}),
+    "amin": ("extremum", (F32, BOOL), True, {}),
+    "argmax": ("arg", (F32, I32, BOOL, BF16), False, {}),
+    "argmin": ("arg", (F32, I32), False, {}),
+    "var": ("reduce", (F32, I32, BOOL, BF16), True, {}),
+    "std": ("reduce", (F32, I32), True, {"ddof": 1}),
+    "all": ("reduce", (F32, I32, BOOL), False, {}),
+    "any": ("reduce", (F32, I32, BOOL), False, {}),
+    "cumsum": ("cum", ALL, True, {}),
+    "cumprod": ("cum", (F32, I32, BOOL), True, {}),
+    "nansum": ("reduce", (F32, I32), True, {}),
+    "nanmean": ("reduce", (F32, I32), True, {}),
+    "nanprod": ("reduce", (F32,), True, {}),
+    "nanmax": ("extremum", (F32, I32), True, {}),
+    "nanmin": ("extremum", (F32,), True, {}),
+}
+
+# (shape, axis, keepdims)
+REDUCE_CASES = [
+    ((), None, False),
+    ((5,), 0, True),
+    ((3, 4), None, True),
+    ((3, 4), -1, False),
+    ((2, 3, 4), (0, 2), False),
+    ((2, 3, 4), (-1, 1), True),
+    ((0, 3), 1, False),
+    ((0, 3), 0, True),
+]
+ARG_CASES = [((), None, False), ((5,), 0, True), ((3, 4), None, True), ((3, 4), -1, False),
+             ((2, 3, 4), 1, True), ((0, 3), 1, False)]
+CUM_CASES = [((), None, False), ((5,), 0, False), ((3, 4), None, False), ((3, 4), -1, False),
+             ((2, 3, 4), 1, False), ((0, 3), 0, False)]
+
+
+def _cases(name, dtype=F32):
+    kind = SPECS[name][0]
+    cases = {"arg": ARG_CASES, "cum": CUM_CASES}.get(kind, REDUCE_CASES)
+    if kind == "extremum":
+        cases = [c for c in cases if not _reduces_empty(*c[:2])]
+    # Every case in float32; the 2-d ones for the other dtypes.
+    return cases if dtype is F32 else [c for c in cases if len(c[0]) == 2]
+
+
+def _reduces_empty(shape, axis):
+    axes = range(len(shape)) if axis is None else np.atleast_1d(axis)
+    return any(shape[a] == 0 for a in axes)
+
+
+def _fns(name, axis, keepdims):
+    kind, _, _, kwargs = SPECS[name]
+    if kind != "cum":
+        kwargs = dict(kwargs, keepdims=keepdims)
+    tj_fn, jax_fn = getattr(tnp, name), getattr(jnp, name)
+    return (lambda x: tj_fn(x, axis=axis, **kwargs)), (lambda x: jax_fn(x, axis=axis, **kwargs))
+
+
+def _batched(name, cases):
+    """One function of one array per case, returning every case's result (one compile)."""
+    fns = [_fns(name, axis, keepdims) for _, axis, keepdims in cases]
+
+    def tj_all(*xs):
+        return tuple(f[0](x) for f, x in zip(fns, xs))
+
+    def jax_all(*xs):
+        return tuple(f[1](x) for f, x in zip(fns, xs))
+
+    return tj_all, jax_all
+
+
+def _input(rng, shape, dtype):
+    if dtype == BF16:
+        return jnp.asarray(rand(rng, shape, F32), BF16)
+    return rand(rng, shape, dtype)
+
+
+def check_cases(tj_fn, jax_fn, args, labels, tol=None):
+    """check_forward for a function returning one result per labelled case."""
+    expected = jax_fn(*args)
+    for mode, got in (("eager", tj_fn(*args)), ("jit", tj.jit(tj_fn)(*args))):
+        for label, g, e in zip(labels, got, expected, strict=True):
+            assert_close(g, e, tol, f"{mode} {label}")
+    validate(tj_fn, *args)
+
+
+@pytest.mark.parametrize("name,dtype", [
+    pytest.param(n, d, id=f"{n}-{np.dtype(d).name}") for n, s in SPECS.items() for d in s[1]
+])
+def test_forward_vs_jax(name, dtype):
+    cases = _cases(name, dtype)
+    rng = np.random.default_rng(0)
+    xs = [_input(rng, shape, dtype) for shape, _, _ in cases]
+    check_cases(*_batched(name, cases), xs, cases)
+
+
+# --- derivatives ----------------------------------------------------------------------
+
+DIFF = [n for n, s in SPECS.items() if s[2] and n not in ("amax", "amin")]
+
+
+def _diff_cases(name):
+    if SPECS[name][0] == "cum":
+        return [((3, 4), None, False), ((2, 3, 4), -2, False)]
+    return [((3, 4), None, False), ((3, 4), 1, True), ((2, 3, 4), (0, 2), False)]
+
+
+@pytest.mark.parametrize("name", DIFF)
+def test_jvp_and_vjp_vs_jax(name):
+    cases = _diff_cases(name)
+    rng = np.random.default_rng(1)
+    xs = [rand(rng, shape) for shape, _, _ in cases]
+    tj_all, jax_all = _batched(name, cases)
+    check_jvp(tj_all, jax_all, xs)
+    check_vjp(tj_all, jax_all, xs)
+
+
+@pytest.mark.parametrize("name", DIFF)
+def test_grad_vs_finite_differences(name):
+    shape, axis, keepdims = _diff_cases(name)[-1]
+    tj_fn, jax_fn = _fns(name, axis, keepdims)
+    rng = np.random.default_rng(2)
+    x = rand(rng, shape, np.float64, 0.5, 1.5) * rng.choice([-1, 1], shape)
+    w = rand(rng, jax.eval_shape(jax_fn, x.astype(F32)).shape, np.float64)
+    check_grad_fd(lambda v: tnp.sum(tj_fn(v) * w), x)
+
+
+TIES = np.array([[1.0, 3.0, 3.0, -1.0], [2.0, 2.0, 2.0, 2.0], [0.5, -1.0, 0.5, 0.25]], F32)
+ZEROS = np.array([[1.5, 0.0, 3.0, 2.0], [0.0, 2.0, 0.0, 1.0], [1.5, 2.0, 0.5, -1.0]], F32)
+
+
+@pytest.mark.parametrize("name", ["max", "min", "nanmax"])
+@pytest.mark.parametrize("axis", [None, 0, 1])
+def test_ties_share_the_derivative_like_jax(name, axis):
+    tj_fn, jax_fn = _fns(name, axis, False, {})
+    check_jvp(tj_fn, jax_fn, [TIES])
+    check_vjp(tj_fn, jax_fn, [TIES])
+
+
+@pytest.mark.parametrize("name", ["prod", "cumprod", "nanprod"])
+@pytest.mark.parametrize("axis", [None, 0, 1])
+def test_zeros_in_products(name, axis):
+    tj_fn, jax_fn = _fns(name, axis, False, {})
+    check_jvp(tj_fn, jax_fn, [ZEROS])
+    check_vjp(tj_fn, jax_fn, [ZEROS])
+    w = rand(np.random.default_rng(3), np.shape(jax_fn(ZEROS)), np.float64)
+    check_grad_fd(lambda v: tnp.sum(tj_fn(v) * w), ZEROS.astype(np.float64))
+
+
+@pytest.mark.parametrize("name,fn", [
+    ("prod", lambda np_, x: np_.prod(x, axis=1)),
+    ("cumprod", lambda np_, x: np_.cumprod(x, axis=1)),
+    ("max", lambda np_, x: np_.max(x, axis=0)),
+    ("var", lambda np_, x: np_.var(x, axis=1)),
+    ("cumsum", lambda np_, x: np_.cumsum(x) ** 2),
+])
+def test_second_derivatives_vs_jax(name, fn):
+    def tj_f(x):
+        return tnp.sum(fn(tnp, x) * tnp.sum(fn(tnp, x)))
+
+    def jax_f(x):
+        return jnp.sum(fn(jnp, x) * jnp.sum(fn(jnp, x)))
+
+    expected = jax.jvp(jax.grad(jax_f), (ZEROS,), (TIES * 0.5 + 1,))
+    assert_close(tj.jvp(tj.grad(tj_f), (ZEROS,), (TIES * 0.5 + 1,)), expected, 1e-4)
+    assert_close(tj.grad(lambda x: tnp.sum(tj.grad(tj_f)(x) * TIES))(ZEROS),
+                 jax.grad(lambda x: jnp.sum(jax.grad(jax_f)(x) * TIES))(ZEROS), 1e-4)
+
+
+# --- vmap -----------------------------------------------------------------------------
+
+VMAP_CASES = [(0, 1), (2, 0), (1, None), (-1, -1)]  # (batch axis, per-example axis)
+
+
+def _vmap_params():
+    for name in SPECS:
+        for bdim, axis in VMAP_CASES:
+            yield pytest.param(name, bdim, axis, id=f"{name}-b{bdim}-axis{axis}")
+
+
+@pytest.mark.parametrize("name,bdim,axis", list(_vmap_params()))
+def test_vmap_vs_jax(name, bdim, axis):
+    kind = SPECS[name][0]
+    tj_fn, jax_fn = _fns(name, axis, kind != "cum" and bdim == 1, SPECS[name][3])
+    shape = [3, 4]
+    shape.insert(bdim % 3, 5)
+    x = rand(np.random.default_rng(5), shape)
+    check_vmap(tj_fn, jax_fn, [x], in_axes=bdim)
+
+
+@pytest.mark.parametrize("name", ["prod", "max", "cumprod", "var"])
+def test_vmap_of_grad_vs_jax(name):
+    tj_fn, jax_fn = _fns(name, -1, False, {})
+    x = rand(np.random.default_rng(6), (3, 5, 4))
+    check_vmap(tj.grad(lambda v: tnp.sum(tj_fn(v))), jax.grad(lambda v: jnp.sum(jax_fn(v))),
+               [x], in_axes=1)
+
+
+@pytest.mark.parametrize("fn,prim", [
+    (lambda x: tnp.sum(x, 0), "reduce_sum"),
+    (lambda x: tnp.max(x, axis=(0, 1)), "reduce_max"),
+    (lambda x: tnp.prod(x, 1), "reduce_prod"),
+    (lambda x: tnp.argmin(x, axis=1), "argmin"),
+    (lambda x: tnp.any(x > 0, axis=0), "reduce_or"),
+    (lambda x: tnp.cumsum(x, axis=0), "cumsum"),
+    (lambda x: tj.lax.cummax(x, 1, reverse=True), "cummax"),
+])
+def test_vmapped_reduction_is_one_equation(fn, prim):
+    x = rand(np.random.default_rng(7), (5, 3, 4))
+    for in_axes in (0, 2):
+        ir = tj.make_ir(tj.vmap(fn, in_axes=in_axes))(x)
+        ir.check()
+        assert [str(e.prim) for e in ir.eqns].count(prim) == 1, str(ir)
+        assert len([e for e in ir.eqns if str(e.prim) != "transpose"]) <= 2, str(ir)
+
+
+# --- where / initial / dtype arguments and the lax-level primitives ------------------------
+
+W = np.array([[True, False, True, True], [False, False, False, False], [True] * 4])
+X34 = rand(np.random.default_rng(8), (3, 4))
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, x: m.sum(x, axis=1, where=W),
+    lambda m, x: m.sum(x, initial=2.5),
+    lambda m, x: m.prod(x, axis=0, where=W, initial=2.0),
+    lambda m, x: m.max(x, axis=1, where=W, initial=-0.5),
+    lambda m, x: m.min(x, axis=1, where=W, initial=0.0, keepdims=True),
+    lambda m, x: m.max(np.zeros((0, 3), F32), axis=0, initial=1.0),
+    lambda m, x: m.mean(x, axis=1, where=W),
+    lambda m, x: m.var(x, axis=0, where=W),
+    lambda m, x: m.all(x > -1, axis=1, where=W),
+    lambda m, x: m.any(x > 1, axis=1, where=W),
+    lambda m, x: m.sum(x, axis=0, dtype=I32),
+    lambda m, x: m.sum(x, dtype=BOOL),
+    lambda m, x: m.prod(x > 0, axis=1, dtype=BOOL),
+    lambda m, x: m.mean(x > 0, dtype=BF16),
+    lambda m, x: m.cumsum(x > 0, axis=1, dtype=BOOL),
+    lambda m, x: m.cumsum(x.astype(np.int8), axis=0),
+    lambda m, x: m.sum(x.astype(np.int8), axis=0),
+    lambda m, x: m.sum(x.astype(np.uint8)),
+    lambda m, x: m.var(x, ddof=12),
+    lambda m, x: m.std(x, axis=0, ddof=4),
+    lambda m, x: m.mean(2.0),
+    lambda m, x: m.sum(3),
+    lambda m, x: m.argmax(np.float32(2.0), keepdims=True),
+])
+def test_keyword_arguments_vs_jax(call):
+    check_forward(lambda x: call(tnp, x), lambda x: call(jnp, x), [X34])
+
+
+NANS = np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, np.nan], [-1.0, 2.0, 0.5]], F32)
+
+
+@pytest.mark.parametrize("name", ["nansum", "nanmean", "nanprod", "nanmax", "nanmin"])
+@pytest.mark.parametrize("axis", [None, 0, 1])
+def test_nan_functions_ignore_nans(name, axis):
+    check_forward(lambda x: getattr(tnp, name)(x, axis=axis),
+                  lambda x: getattr(jnp, name)(x, axis=axis), [NANS])
+
+
+LAX = {
+    "reduce_max": (lambda m, x: m.reduce_max(x, (0, 2)), (F32, I32, BOOL)),
+    "reduce_min": (lambda m, x: m.reduce_min(x, (1,)), (F32, I32)),
+    "reduce_prod": (lambda m, x: m.reduce_prod(x, (2,)), (F32, I32)),
+    "reduce_and": (lambda m, x: m.reduce_and(x, (0, 1)), (BOOL, I32)),
+    "reduce_or": (lambda m, x: m.reduce_or(x, (-1,)), (BOOL, I32)),
+    "argmax": (lambda m, x: m.argmax(x, 1, np.int32), (F32, I32, BOOL)),
+    "argmin": (lambda m, x: m.argmin(x, -1, np.int32), (F32, I32)),
+    "cumsum": (lambda m, x: m.cumsum(x, 1, reverse=True), (F32, I32)),
+    "cumprod": (lambda m, x: m.cumprod(x, 2, reverse=True), (F32, I32)),
+    "cummax": (lambda m, x: m.cummax(x, 0), (F32, I32)),
+    "cummin": (lambda m, x: m.cummin(x, 2, reverse=True), (F32, I32)),
+}
+
+
+@pytest.mark.parametrize("name,dtype", [(n, d) for n, (_, dts) in LAX.items() for d in dts])
+def test_lax_level_vs_jax_lax(name, dtype):
+    fn = LAX[name][0]
+    x = rand(np.random.default_rng(9), (2, 3, 4), dtype)
+    check_forward(lambda v: fn(tj.lax, v), lambda v: fn(jax.lax, v), [x])
+    if dtype is F32 and name not in ("argmax", "argmin"):
+        check_jvp(lambda v: fn(tj.lax, v), lambda v: fn(jax.lax, v), [x])
+        check_vjp(lambda v: fn(tj.lax, v), lambda v: fn(jax.lax, v), [x])
+        check_grad_fd(lambda v: tnp.sum(fn(tj.lax, v) * _weights(fn)), x.astype(np.float64))
+    for bdim in (0, 2):
+        check_vmap(lambda v: fn(tj.lax, v), lambda v: fn(jax.lax, v),
+                   [np.stack([x, x[::-1]], axis=bdim)], in_axes=bdim)
+
+
+def _weights(fn):
+    out_shape = jax.eval_shape(lambda v: fn(jax.lax, v), jax.ShapeDtypeStruct((2, 3, 4), F32))
+    return rand(np.random.default_rng(10), out_shape.shape, np.float64)
+
+
+@pytest.mark.parametrize("reverse,expected", [
+    (False, [1.0, 2.0, 2.0, 4.0, 5.0, 6.0]),
+    (True, [5.0, 5.0, 5.0, 5.0, 5.0, 6.0]),
+])
+def test_cummax_ties_follow_the_latest_running_max(reverse, expected):
+    x = np.array([1.0, 3.0, 2.0, 3.0, 5.0, 5.0], F32)
+    t = np.arange(1.0, 7.0, dtype=F32)
+    _, dy = tj.jvp(lambda v: tj.lax.cummax(v, 0, reverse=reverse), (x,), (t,))
+    assert_close(dy, np.array(expected, F32))
+    _, dy = tj.jvp(lambda v: tj.lax.cummin(-v, 0, reverse=reverse), (x,), (t,))
+    assert_close(dy, -np.array(expected, F32))
+    # The vjp is the transpose of that jvp: <J t, c> == <t, J^T c>.
+    c = rand(np.random.default_rng(11), (6,))
+    (ct,) = tj.vjp(lambda v: tj.lax.cummax(v, 0, reverse=reverse), x)[1](c)
+    np.testing.assert_allclose(np.dot(ct, t), np.dot(c, expected), rtol=1e-5)
+
+
+def test_tracer_methods_under_jit():
+    def f(x):
+        return (x.sum(), x.max(axis=0), x.min(keepdims=True), x.argmax(), x.argmin(axis=1),
+                x.prod(axis=1), x.mean(axis=(0, 1)), x.cumsum(axis=1))
+
+    def jf(x):
+        return (x.sum(), x.max(axis=0), x.min(keepdims=True), x.argmax(), x.argmin(axis=1),
+                x.prod(axis=1), x.mean(axis=(0, 1)), x.cumsum(axis=1))
+
+    check_forward(f, jf, [X34])
+
+
+# --- errors --------------------------------------------------------------------------------
+
+EMPTY = np.zeros((0, 3), F32)
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: tnp.sum(X34, axis=2), ValueError, r"sum: axis 2 is out of bounds.*rank 2"),
+    (lambda: tnp.mean(X34, axis=-3), ValueError, r"mean: axis -3 is out of bounds.*rank 2"),
+    (lambda: tnp.max(np.float32(1), axis=0), ValueError, r"max: axis 0 .*rank 0.*axis=None"),
+    (lambda: tnp.var(X34, axis=(0, -2)), ValueError, r"var: duplicate value in axis=\(0, -2\)"),
+    (lambda: tnp.cumsum(X34, axis=5), ValueError, r"cumsum: axis 5 .*rank 2"),
+    (lambda: tnp.argmax(X34, axis=3), ValueError, r"argmax: axis 3 .*rank 2"),
+    (lambda: tnp.sum(X34, axis=1.5), TypeError, r"sum: axis must be None, an int"),
+    (lambda: tnp.argmax(X34, axis=(0,)), TypeError, r"argmax: axis must be None or an int"),
+    (lambda: tnp.max(EMPTY), ValueError, r"max: zero-size array to reduction operation max"),
+    (lambda: tnp.min(EMPTY, axis=0), ValueError, r"min: zero-size array.*f32\[0,3\]"),
+    (lambda: tnp.amax(X34, where=W), ValueError, r"max: .*where mask.*'initial'"),
+    (lambda: tnp.argmin(EMPTY, axis=0), ValueError, r"argmin: attempt to get argmin of an empty"),
+    (lambda: tnp.argmax(EMPTY), ValueError, r"argmax: attempt to get argmax of an empty"),
+    (lambda: tnp.sum(X34, out=X34), TypeError, r"sum: the out= argument is not supported"),
+    (lambda: tnp.max(X34, initial=np.ones(2)), ValueError, r"max: initial value must be a scalar"),
+    (lambda: tnp.std(X34 + 1j), TypeError, r"std: complex operands are not supported"),
+    (lambda: tnp.sum(X34, where=np.ones(3, bool)), ValueError, r"broadcast"),
+    (lambda: tnp.sum("abc"), TypeError, r"sum: expected an array, got str"),
+])
+def test_errors(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def _traced(fn, x=X34):
+    return lambda: tj.make_ir(fn)(x)
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (_traced(lambda x: tred.reduce_prod_p.bind(x > 0, axes=(0,))), TypeError,
+     r"reduce_prod: expected a numeric \(non-boolean\) operand, got bool\[3,4\]"),
+    (_traced(lambda x: tred.reduce_sum_p.bind(x, axes=(2,))), ValueError,
+     r"reduce_sum: invalid axes \(2,\) for operand f32\[3,4\] of rank 2"),
+    (_traced(lambda x: tred.reduce_max_p.bind(x, axes=(0, 0))), ValueError,
+     r"reduce_max: invalid axes \(0, 0\)"),
+    (_traced(lambda x: tred.reduce_and_p.bind(x, axes=(0,))), TypeError,
+     r"reduce_and: expected an integer or boolean operand, got f32\[3,4\]"),
+    (_traced(lambda x: tj.lax.argmax(x, 0, np.float32)), TypeError,
+     r"argmax: index_dtype must be an integer dtype, got float32"),
+    (_traced(lambda x: tred.argmin_p.bind(x, axes=(0, 1), index_dtype=np.dtype(I32))),
+     ValueError, r"argmin: expects exactly one axis, got axes=\(0, 1\)"),
+    (_traced(lambda x: tj.lax.argmax(x, 0, np.int32), EMPTY), ValueError,
+     r"argmax: attempt to get argmax of an empty sequence \(axis 0 of f32\[0,3\]"),
+    (_traced(lambda x: tcum.cumsum(x, 2)), ValueError,
+     r"cumsum: axis 2 is out of range for operand f32\[3,4\] of rank 2"),
+    (_traced(lambda x: tcum.cummax(x > 0, 0)), TypeError,
+     r"cummax: expected a numeric \(non-boolean\) operand, got bool\[3,4\]"),
+])
+def test_primitive_errors(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
