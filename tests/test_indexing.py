@@ -500,7 +500,7 @@ def test_errors():
 
 def test_traced_boolean_mask_is_a_concretization_error():
     x = np.arange(4.0, dtype=F32)
-    with pytest.raises(ConcretizationError, match="boolean mask index .* use tnp.where"):
+    with pytest.raises(ConcretizationError, match="boolean mask index .* Use tnp.where"):
         tj.jit(lambda x: x[x > 1.0])(x)
     with pytest.raises(ConcretizationError, match="boolean mask"):
         tj.vmap(lambda x: x[x > 1.0])(x.reshape(2, 2))

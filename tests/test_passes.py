@@ -70,3 +70,58 @@ def test_optimize_runs_cse_then_dce():
     out = optimize(tj.make_ir(f)(X))
     out.check()
     assert names(out) == ["sin", "mul"]
+
+
+# --- simplify ---------------------------------------------------------------------------
+
+from tracejit.passes import simplify  # noqa: E402
+
+
+def _simplified(fn, *args):
+    ir = tj.make_ir(fn)(*args)
+    out = dce(simplify(ir))
+    out.check()
+    for a, b in zip(tj.eval_ir(out, list(args)), tj.eval_ir(ir, list(args))):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    return names(out)
+
+
+def test_simplify_identities():
+    assert _simplified(lambda x: tnp.sin(x) * 1.0 + 0.0 - 0.0, X) == ["sin"]
+    assert _simplified(lambda x: 1.0 * (0.0 + tnp.sin(x)) / 1.0, X) == ["sin"]
+    assert _simplified(lambda x: -(-tnp.sin(x)), X) == ["sin"]
+
+
+def test_simplify_keeps_ops_that_change_the_type():
+    # x * 1.0 with a scalar x and a vector 1.0 broadcasts: not an identity.
+    assert _simplified(lambda s: s * np.ones(3, f32), f32(2.0)) == ["mul"]
+
+
+def test_simplify_folds_scalar_literals():
+    assert _simplified(lambda x: x * tj.lax.mul(f32(2.0), f32(3.0)), X) == ["mul"]
+    ir = dce(simplify(tj.make_ir(tj.grad(tj.grad(tnp.sin)))(f32(1.0))))
+    assert names(ir) == ["sin", "mul"]
+
+
+def test_simplify_shape_chains():
+    y = np.ones((2, 3), f32)
+    assert _simplified(lambda a: tj.lax.reshape(tj.lax.reshape(a, (3, 2)), (6,)), y) == [
+        "reshape"]
+    assert _simplified(lambda a: tj.lax.transpose(tj.lax.transpose(a, (1, 0)), (1, 0)), y) == []
+    z = np.ones((2, 3, 4), f32)
+    assert _simplified(lambda a: tj.lax.transpose(tj.lax.transpose(a, (1, 0, 2)), (0, 2, 1)),
+                       z) == ["transpose"]
+
+
+def test_simplify_swaps_dot_operands_instead_of_transposing():
+    a, b = np.ones((5, 2), f32), np.ones((5, 3), f32)
+    dn = (((), ()), ((0,), (0,)))
+    out = _simplified(lambda p, q: tj.lax.transpose(tj.lax.dot_general(p, q, dn), (0, 2, 1)),
+                      a, b)
+    assert out == ["dot_general"]
+
+
+def test_simplify_scalar_broadcast_into_elementwise():
+    y = np.ones((2, 3), f32)
+    ops = _simplified(lambda a: tj.lax.broadcast_in_dim(f32(2.0), (2, 3), ()) * a, y)
+    assert ops == ["mul"]

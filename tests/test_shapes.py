@@ -245,7 +245,7 @@ def test_vmapped_concatenate_is_one_op_with_unbatched_operand():
     (lambda x: tlax.rev(x, (0,)), "rev"),
 ])  # fmt: skip
 def test_vmapped_primitive_is_one_op(make, prim):
-    cir = tj.make_ir(tj.vmap(make, in_axes=1))(np.ones((5, 4), np.float32))
+    cir = tj.make_ir(tj.vmap(make, in_axes=1, out_axes=1))(np.ones((5, 4), np.float32))
     assert _prims(cir) == [prim]
 
 

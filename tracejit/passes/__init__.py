@@ -5,8 +5,9 @@ from __future__ import annotations
 from tracejit.ir import ClosedIR
 from tracejit.passes.cse import cse
 from tracejit.passes.dce import dce
+from tracejit.passes.simplify import simplify
 
-DEFAULT_PASSES = (cse, dce)
+DEFAULT_PASSES = (simplify, cse, dce)
 
 
 def optimize(cir: ClosedIR, passes=DEFAULT_PASSES) -> ClosedIR:
@@ -16,4 +17,4 @@ def optimize(cir: ClosedIR, passes=DEFAULT_PASSES) -> ClosedIR:
     return cir
 
 
-__all__ = ["cse", "dce", "optimize", "DEFAULT_PASSES"]
+__all__ = ["cse", "dce", "simplify", "optimize", "DEFAULT_PASSES"]

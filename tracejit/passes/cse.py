@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracejit.ir import IR, ClosedIR, Eqn, Literal, Var
+from tracejit.ir import IR, ClosedIR, Eqn, Var
 
 
 def _param_key(params: dict[str, Any]) -> Any:
@@ -61,4 +61,3 @@ def cse(cir: ClosedIR) -> ClosedIR:
     return ClosedIR(cse_ir(cir.ir), cir.consts)
 
 
-__all__ = ["cse", "cse_ir", "Literal"]

@@ -391,7 +391,8 @@ def pad(operand, padding_value, padding_config):
     neighbouring elements. No equation when nothing is padded.
     """
     config = tuple((int(lo), int(hi), int(i)) for lo, hi, i in padding_config)
-    if all(c == (0, 0, 0) for c in config) and len(config) == len(shape_of(operand)):
+    no_op = all(c == (0, 0, 0) for c in config) and len(config) == len(shape_of(operand))
+    if no_op and shape_of(padding_value) == ():
         return operand
     if isinstance(padding_value, (bool, int, float, complex)):
         padding_value = np.asarray(padding_value, aval_of(operand).dtype)[()]
