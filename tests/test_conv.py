@@ -96,8 +96,18 @@ def test_conv_derivatives(spec):
     check_vjp(tj_f, jax_f, args, tol=TOL)
 
 
-@pytest.mark.parametrize("spec", CONV_SPECS, ids=CONV_IDS)
-@pytest.mark.parametrize("in_axes", [(0, 0), (1, None), (None, 2)], ids=str)
+# Every batching branch: both operands batched, only the lhs, only the kernel; the
+# grouped specs take all three (their branches differ), the others one each.
+IN_AXES = [(0, 0), (1, None), (None, 2)]
+GROUPED = ("feature_groups", "depthwise", "batch_groups")
+VMAP_CASES = [
+    pytest.param(spec, axes, id=f"{spec[0]}-{axes}")
+    for i, spec in enumerate(CONV_SPECS)
+    for axes in (IN_AXES if spec[0] in GROUPED else [IN_AXES[i % 3]])
+]
+
+
+@pytest.mark.parametrize("spec, in_axes", VMAP_CASES)
 def test_conv_vmap_is_one_conv(spec, in_axes):
     tj_f, jax_f = _conv_pair(spec[3])
     rng = np.random.default_rng(1)

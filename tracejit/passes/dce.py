@@ -11,6 +11,7 @@ def dce_ir(ir: IR, used_outputs: list[bool] | None = None) -> IR:
     ``used_outputs`` optionally drops outputs too. Nested IRs (control-flow
     bodies) are cleaned in place of their equation, their interface unchanged.
     """
+    ir = _inline_constant_conds(ir)
     outvars = ir.outvars
     if used_outputs is not None:
         outvars = tuple(v for v, used in zip(outvars, used_outputs) if used)
@@ -22,6 +23,13 @@ def dce_ir(ir: IR, used_outputs: list[bool] | None = None) -> IR:
             kept.append(_dce_nested(eqn))
     kept.reverse()
     return IR(ir.constvars, ir.invars, tuple(kept), outvars)
+
+
+def _inline_constant_conds(ir: IR) -> IR:
+    """A ``cond`` whose index is a literal is replaced by the chosen branch."""
+    from tracejit.primitives.cond import inline_constant_conds
+
+    return inline_constant_conds(ir)
 
 
 def _dce_nested(eqn: Eqn) -> Eqn:
