@@ -173,8 +173,8 @@ def _define_vjp(custom_vjp, m, which):
         def f(x):
             return x * x * x
 
-        def fwd(x):
-            return f(x), x
+        def fwd(x):  # computes the output itself, so forward-over-reverse works (as in JAX)
+            return x * x * x, x
 
         def bwd(x, ct):
             return (3.0 * x * x * ct + 0.5 * ct,)
@@ -267,6 +267,13 @@ def test_custom_vjp_higher_order_through_bwd():
     loss = lambda v: tnp.sum(f(v))
     assert_close(tj.hessian(loss)(X), jax.hessian(lambda v: jnp.sum(jf(v)))(X), 1e-5)
     assert_close(tj.jacrev(tj.jacrev(loss))(X), jax.hessian(lambda v: jnp.sum(jf(v)))(X), 1e-5)
+
+
+def test_forward_over_reverse_through_a_fwd_that_calls_the_function_is_an_error():
+    # JAX raises the same: the outer jvp meets the custom_vjp call made inside fwd.
+    f, _ = _pair("custom_vjp", "sin_times")
+    with pytest.raises(TypeError, match="forward-mode autodiff"):
+        tj.hessian(lambda x: tnp.sum(f(x, Y)))(X)
 
 
 def test_no_transform_just_runs_the_function():

@@ -35,3 +35,8 @@ from tracejit.primitives.windowed import (  # noqa: F401,E402
     reduce_window, reduce_window_max, reduce_window_min, reduce_window_sum,
 )
 from tracejit.lax.control_flow import cond, fori_loop, map, scan, switch, while_loop  # noqa: F401, E402, A004
+
+from tracejit.primitives.cumulative import cummax, cummin, cumprod, cumsum  # noqa: F401,E402
+from tracejit.primitives.reductions import (  # noqa: F401,E402
+    argmax, argmin, reduce_and, reduce_max, reduce_min, reduce_or, reduce_prod,
+)

@@ -144,7 +144,8 @@ def cond(pred: Any, true_fun: Callable, false_fun: Callable, *operands: Any) -> 
         index = ew.convert_element_type(pred, _INT32)
     else:
         index = int(bool(np.asarray(pred)))
-    return _branch("cond", index, [false_fun, true_fun], ["false_fun", "true_fun"], operands)
+    return _branch("cond", index, [false_fun, true_fun], ["false_fun", "true_fun"], operands,
+                   check_order=(1, 0))
 
 
 def switch(index: Any, branches: Sequence[Callable], *operands: Any) -> Any:
@@ -171,13 +172,15 @@ def switch(index: Any, branches: Sequence[Callable], *operands: Any) -> Any:
     return _branch("switch", index, list(branches), names, operands)
 
 
-def _branch(what: str, index: Any, funs: list, names: list[str], operands: tuple) -> Any:
+def _branch(what: str, index: Any, funs: list, names: list[str], operands: tuple,
+            check_order: Sequence[int] | None = None) -> Any:
     leaves, in_tree = tree_util.tree_flatten(operands)
     for i, op in enumerate(operands):
         check_leaves(f"{what} operand {i}", op)
     avals = [aval_of(x) for x in leaves]
     traced = [_trace(f, in_tree, avals, what, name) for f, name in zip(funs, names)]
-    _check_branches(what, traced, names)
+    order = range(len(funs)) if check_order is None else check_order
+    _check_branches(what, [traced[i] for i in order], [names[i] for i in order])
     if not isinstance(index, Tracer):  # known while tracing: inline the chosen branch
         cir, out_tree = traced[index]
         return tree_util.tree_unflatten(out_tree, eval_ir(cir, leaves))

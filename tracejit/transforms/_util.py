@@ -10,7 +10,14 @@ import jax
 import numpy as np
 
 from tracejit.ir import ClosedIR
-from tracejit.tracing import Tracer, aval_of, is_arraylike, source_of, trace_flat
+from tracejit.tracing import (
+    Tracer,
+    aval_of,
+    current_builder,
+    is_arraylike,
+    source_of,
+    trace_flat,
+)
 
 tree_util = jax.tree_util
 
@@ -82,6 +89,22 @@ def normalize_argnums(argnums: int | Sequence[int], nargs: int, what: str) -> tu
                 "positional arguments"
             )
     return tuple(a % nargs for a in nums)
+
+
+def to_output(tree: Any) -> Any:
+    """Eager results are ``jax.Array``s (a transform may pass inputs through)."""
+    if current_builder() is not None:
+        return tree
+    import jax.numpy as jnp
+
+    def leaf(v: Any) -> Any:
+        if isinstance(v, (jax.Array, Tracer)) or v is None:
+            return v
+        if isinstance(v, np.ndarray) and v.dtype == jax.dtypes.float0:
+            return v
+        return jnp.asarray(v)
+
+    return tree_util.tree_map(leaf, tree)
 
 
 def is_tracer(x: Any) -> bool:

@@ -27,6 +27,7 @@ from tracejit.transforms._util import (
     float0_zeros,
     fun_name,
     normalize_argnums,
+    to_output,
     trace_pytree,
     tree_util,
 )
@@ -100,8 +101,8 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux:
     out = tree_util.tree_unflatten(main_tree, outs[:n])
     t_out = tree_util.tree_unflatten(main_tree, t_outs)
     if has_aux:
-        return out, t_out, tree_util.tree_unflatten(aux_tree, outs[n:])
-    return out, t_out
+        return to_output((out, t_out, tree_util.tree_unflatten(aux_tree, outs[n:])))
+    return to_output((out, t_out))
 
 
 def _as_dtype(t: Any, dtype: np.dtype) -> Any:
@@ -214,9 +215,9 @@ def linearize(fun: Callable, *primals: Any):
             raise ValueError(
                 f"linearize: jvp_fn expects tangents with structure {in_tree}, got {t_tree}"
             )
-        return tree_util.tree_unflatten(lin.main_tree, lin.jvp(flat_t))
+        return to_output(tree_util.tree_unflatten(lin.main_tree, lin.jvp(flat_t)))
 
-    return tree_util.tree_unflatten(lin.main_tree, lin.outs), jvp_fn
+    return to_output(tree_util.tree_unflatten(lin.main_tree, lin.outs)), jvp_fn
 
 
 # --- vjp / grad ---------------------------------------------------------------------------
@@ -246,10 +247,11 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
                 )
         flat_ct = [_as_dtype(c, a.dtype) if differentiable(a) else c
                    for c, a in zip(flat_ct, lin.out_avals)]
-        return tuple(tree_util.tree_unflatten(in_tree, lin.vjp(flat_ct)))
+        return to_output(tuple(tree_util.tree_unflatten(in_tree, lin.vjp(flat_ct))))
 
+    out = to_output(out)
     if has_aux:
-        return out, vjp_fn, tree_util.tree_unflatten(lin.aux_tree, lin.aux)
+        return out, vjp_fn, to_output(tree_util.tree_unflatten(lin.aux_tree, lin.aux))
     return out, vjp_fn
 
 
@@ -294,8 +296,8 @@ def _grad_core(fun: Callable, argnums: int | Sequence[int], has_aux: bool, what:
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
         value = lin.outs[0]
         if has_aux:
-            return (value, tree_util.tree_unflatten(lin.aux_tree, lin.aux)), g
-        return value, g
+            return to_output(((value, tree_util.tree_unflatten(lin.aux_tree, lin.aux)), g))
+        return to_output((value, g))
 
     return value_and_grad_f
 

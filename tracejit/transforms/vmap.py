@@ -15,7 +15,7 @@ from typing import Any
 from tracejit.ir import Aval, ClosedIR, Literal
 from tracejit.primitives._rules import move_bdim
 from tracejit.tracing import aval_of, bind, current_builder, source_of, trace_flat
-from tracejit.transforms._util import check_leaves, fun_name, tree_util
+from tracejit.transforms._util import check_leaves, fun_name, to_output, tree_util
 
 
 def batch_eval(cir: ClosedIR, args: Sequence[Any], dims: Sequence[int | None]):
@@ -185,7 +185,7 @@ def vmap(
                     raise ValueError(f"vmap out_axes={oa} is out of range for output {i} "
                                      f"with {ndim} dimensions")
             results.append(_move_to(o, d, oa, size))
-        return tree_util.tree_unflatten(out_tree, results)
+        return to_output(tree_util.tree_unflatten(out_tree, results))
 
     vmapped.__name__ = f"vmap({fun_name(fun)})"
     vmapped.__wrapped__ = fun
