@@ -6,10 +6,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from checks import assert_close, rand, validate
 
 import tracejit as tj
 import tracejit.numpy as tnp
-from checks import assert_close, rand, validate
 
 rng = np.random.default_rng(3)
 X = rand(rng, (3,))
@@ -34,6 +34,7 @@ def _define_jvp(custom_jvp, m, which):
 
         return f
     if which == "log1pexp":  # numerically stable derivative (JAX's documentation example)
+
         @custom_jvp
         def f(x):
             return m.log(1.0 + m.exp(x))
@@ -45,6 +46,7 @@ def _define_jvp(custom_jvp, m, which):
 
         return f
     if which == "two_args_pytree_out":
+
         @custom_jvp
         def f(x, y):
             return {"p": x * y, "s": m.sin(x)}
@@ -57,6 +59,7 @@ def _define_jvp(custom_jvp, m, which):
 
         return f
     if which == "nondiff_fn":
+
         def apply(fn, x):
             return fn(x) * x
 
@@ -127,8 +130,9 @@ def test_custom_jvp_rule_is_used_where_the_plain_derivative_overflows():
     x = np.float32(100.0)
     assert np.isnan(tj.grad(lambda x: tnp.log(1.0 + tnp.exp(x)))(x))
     assert_close(tj.grad(f)(x), np.float32(1.0), 0.0)
-    assert_close(tj.grad(tj.grad(f))(np.float32(0.3)), jax.grad(jax.grad(jf))(np.float32(0.3)),
-                 1e-6)
+    assert_close(
+        tj.grad(tj.grad(f))(np.float32(0.3)), jax.grad(jax.grad(jf))(np.float32(0.3)), 1e-6
+    )
 
 
 def test_custom_jvp_with_array_in_nondiff_argnums_and_keywords():
@@ -155,6 +159,7 @@ def test_custom_jvp_with_array_in_nondiff_argnums_and_keywords():
 
 def _define_vjp(custom_vjp, m, which):
     if which == "sin_times":
+
         @custom_vjp
         def f(x, y):
             return m.sin(x) * y
@@ -169,6 +174,7 @@ def _define_vjp(custom_vjp, m, which):
         f.defvjp(fwd, bwd)
         return f
     if which == "cube":  # bwd is differentiable: grad of grad goes through it
+
         @custom_vjp
         def f(x):
             return x * x * x
@@ -182,6 +188,7 @@ def _define_vjp(custom_vjp, m, which):
         f.defvjp(fwd, bwd)
         return f
     if which == "clip_gradient":  # nondiff_argnums holding Python floats
+
         def clip(lo, hi, x):
             return x
 
@@ -196,6 +203,7 @@ def _define_vjp(custom_vjp, m, which):
         f.defvjp(fwd, bwd)
         return lambda x: f(-0.5, 0.5, x * 3.0)
     if which == "pytree_args":
+
         @custom_vjp
         def f(p, x):
             return {"y": m.tanh(p["w"] * x), "z": p["b"] * 2.0}
@@ -323,11 +331,15 @@ def test_missing_rules_are_attribute_errors():
         g(X)
 
 
-@pytest.mark.parametrize("transform", [
-    lambda f: tj.jvp(f, (X,), (X,)),
-    lambda f: tj.jacfwd(f)(X),
-    lambda f: tj.linearize(f, X)[1](X),
-], ids=["jvp", "jacfwd", "linearize"])
+@pytest.mark.parametrize(
+    "transform",
+    [
+        lambda f: tj.jvp(f, (X,), (X,)),
+        lambda f: tj.jacfwd(f)(X),
+        lambda f: tj.linearize(f, X)[1](X),
+    ],
+    ids=["jvp", "jacfwd", "linearize"],
+)
 def test_forward_mode_through_custom_vjp_is_an_error(transform):
     f, _ = _pair("custom_vjp", "cube")
     with pytest.raises(TypeError, match="forward-mode autodiff .* custom_vjp function f"):
@@ -343,14 +355,21 @@ def _jvp_with(rule_out):
     return f
 
 
-@pytest.mark.parametrize("rule_out, match", [
-    (lambda x, t: tnp.sin(x), r"jvp rule must return a pair \(primal_out, tangent_out\)"),
-    (lambda x, t: (tnp.sin(x), (t, t)), r"tangent output must have the structure"),
-    (lambda x, t: (tnp.sin(x), tnp.sum(t)), r"tangent output is f32\[\], but its primal is "
-                                            r"f32\[3\]"),
-    (lambda x, t: ((x, x), t), r"primal output must have the structure"),
-    (lambda x, t: (tnp.sum(x), t), r"primal output must match the function's output f32\[3\]"),
-], ids=["not a pair", "tangent structure", "tangent shape", "primal structure", "primal shape"])
+@pytest.mark.parametrize(
+    "rule_out, match",
+    [
+        (lambda x, t: tnp.sin(x), r"jvp rule must return a pair \(primal_out, tangent_out\)"),
+        (lambda x, t: (tnp.sin(x), (t, t)), r"tangent output must have the structure"),
+        (
+            lambda x, t: (tnp.sin(x), tnp.sum(t)),
+            r"tangent output is f32\[\], but its primal is "
+            r"f32\[3\]",
+        ),
+        (lambda x, t: ((x, x), t), r"primal output must have the structure"),
+        (lambda x, t: (tnp.sum(x), t), r"primal output must match the function's output f32\[3\]"),
+    ],
+    ids=["not a pair", "tangent structure", "tangent shape", "primal structure", "primal shape"],
+)
 def test_bad_jvp_rule_outputs(rule_out, match):
     with pytest.raises(TypeError, match=match):
         tj.grad(lambda x: tnp.sum(_jvp_with(rule_out)(x)))(X)
@@ -365,14 +384,24 @@ def _vjp_with(fwd, bwd):
     return f
 
 
-@pytest.mark.parametrize("fwd, bwd, match", [
-    (lambda x, y: tnp.sin(x) * y, lambda r, ct: (ct, ct), r"fwd must return a pair"),
-    (lambda x, y: (tnp.sin(x) * y, None), lambda r, ct: (ct,),
-     r"bwd must return a tuple with one cotangent per differentiated argument \(2\), got "
-     r"tuple of length 1"),
-    (lambda x, y: (tnp.sin(x) * y, None), lambda r, ct: (ct, tnp.sum(ct)),
-     r"bwd's cotangent 1 is f32\[\], but its primal is f32\[3\]"),
-], ids=["fwd not a pair", "bwd length", "bwd shape"])
+@pytest.mark.parametrize(
+    "fwd, bwd, match",
+    [
+        (lambda x, y: tnp.sin(x) * y, lambda r, ct: (ct, ct), r"fwd must return a pair"),
+        (
+            lambda x, y: (tnp.sin(x) * y, None),
+            lambda r, ct: (ct,),
+            r"bwd must return a tuple with one cotangent per differentiated argument \(2\), got "
+            r"tuple of length 1",
+        ),
+        (
+            lambda x, y: (tnp.sin(x) * y, None),
+            lambda r, ct: (ct, tnp.sum(ct)),
+            r"bwd's cotangent 1 is f32\[\], but its primal is f32\[3\]",
+        ),
+    ],
+    ids=["fwd not a pair", "bwd length", "bwd shape"],
+)
 def test_bad_vjp_rules(fwd, bwd, match):
     with pytest.raises(TypeError, match=match):
         tj.grad(lambda x: tnp.sum(_vjp_with(fwd, bwd)(x, Y)))(X)
@@ -387,8 +416,9 @@ def test_closing_over_the_differentiated_value_is_an_error():
         f.defvjp(lambda y: (f(y), None), lambda r, ct: (ct * x,))
         return tnp.sum(f(Y))
 
-    with pytest.raises(TypeError, match="custom_vjp function f closes over a value that is "
-                                        "being differentiated"):
+    with pytest.raises(
+        TypeError, match="custom_vjp function f closes over a value that is being differentiated"
+    ):
         tj.grad(loss)(X)
 
     def loss_jvp(x):
@@ -406,8 +436,11 @@ def test_closing_over_the_differentiated_value_is_an_error():
 def test_nondiff_argnums_out_of_range():
     f = tj.custom_jvp(lambda x: x, nondiff_argnums=(3,))
     f.defjvp(lambda p, t: (p[0], t[0]))
-    with pytest.raises(ValueError, match=r"nondiff_argnums=\(3,\) is out of range for a call "
-                                         r"with 1 positional"):
+    with pytest.raises(
+        ValueError,
+        match=r"nondiff_argnums=\(3,\) is out of range for a call "
+        r"with 1 positional",
+    ):
         tj.jit(f)(X)
 
 
@@ -418,6 +451,9 @@ def test_vmap_of_a_rule_that_batches_what_the_function_does_not():
 
     f.defjvp(lambda p, t: (tnp.sum(p[1]) + 0.0 * tnp.sum(p[0]), tnp.sum(t[0])))
     vf = tj.vmap(f, (0, None))
-    with pytest.raises(ValueError, match=r"vmap of custom_jvp function f: its jvp rule returns an "
-                                         r"output that depends on the mapped inputs"):
+    with pytest.raises(
+        ValueError,
+        match=r"vmap of custom_jvp function f: its jvp rule returns an "
+        r"output that depends on the mapped inputs",
+    ):
         tj.jvp(lambda x: vf(x, Y), (np.stack([X, X]),), (np.stack([X, X]),))

@@ -5,10 +5,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from checks import assert_close, rand, validate
 
 import tracejit as tj
 import tracejit.numpy as tnp
-from checks import assert_close, rand, validate
 
 rng = np.random.default_rng(0)
 W = rand(rng, (4, 3))
@@ -25,15 +25,25 @@ def _same_structure(actual, expected):
 SPECS = [
     ("vector->vector", lambda x: tnp.tanh(W @ x), lambda x: jnp.tanh(W @ x), (X,)),
     ("scalar->scalar", lambda x: tnp.sin(x) * x, lambda x: jnp.sin(x) * x, (np.float32(0.7),)),
-    ("matrix->scalar", lambda m: tnp.sum(tnp.exp(m) * m), lambda m: jnp.sum(jnp.exp(m) * m),
-     (rand(rng, (2, 3)),)),
-    ("zero-size input", lambda x: tnp.sum(x) + 1.0, lambda x: jnp.sum(x) + 1.0,
-     (np.zeros((0,), np.float32),)),
+    (
+        "matrix->scalar",
+        lambda m: tnp.sum(tnp.exp(m) * m),
+        lambda m: jnp.sum(jnp.exp(m) * m),
+        (rand(rng, (2, 3)),),
+    ),
+    (
+        "zero-size input",
+        lambda x: tnp.sum(x) + 1.0,
+        lambda x: jnp.sum(x) + 1.0,
+        (np.zeros((0,), np.float32),),
+    ),
     ("two args", lambda x, w: tnp.sin(w @ x), lambda x, w: jnp.sin(w @ x), (X, W)),
-    ("pytree in and out",
-     lambda p, x: {"a": tnp.sum(tnp.sin(p["w"] * x)), "b": (p["b"][1] * p["b"][0], x * 2.0)},
-     lambda p, x: {"a": jnp.sum(jnp.sin(p["w"] * x)), "b": (p["b"][1] * p["b"][0], x * 2.0)},
-     (P, X)),
+    (
+        "pytree in and out",
+        lambda p, x: {"a": tnp.sum(tnp.sin(p["w"] * x)), "b": (p["b"][1] * p["b"][0], x * 2.0)},
+        lambda p, x: {"a": jnp.sum(jnp.sin(p["w"] * x)), "b": (p["b"][1] * p["b"][0], x * 2.0)},
+        (P, X),
+    ),
 ]
 IDS = [s[0] for s in SPECS]
 
@@ -158,10 +168,13 @@ def test_seed_jacobian_rows_by_vjp_equal_jacrev():
     assert_close(ft_jacobian, rows, 1e-6)
     assert_close(jac, jax.jacrev(jpredict, argnums=2)(weight, bias, x), 1e-5)
     # Columns by jvp: the forward-mode Jacobian.
-    cols = np.stack([
-        np.asarray(tj.jvp(lambda x: predict(weight, bias, x), (x,), (v,))[1])
-        for v in unit_vectors
-    ], axis=1)
+    cols = np.stack(
+        [
+            np.asarray(tj.jvp(lambda x: predict(weight, bias, x), (x,), (v,))[1])
+            for v in unit_vectors
+        ],
+        axis=1,
+    )
     assert_close(tj.jacfwd(predict, argnums=2)(weight, bias, x), cols, 1e-6)
     assert_close(cols, rows, 1e-5)
 
@@ -177,8 +190,9 @@ def test_seed_jacobian_with_respect_to_weight_and_bias():
 # --- errors ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("jac", [tj.jacfwd, tj.jacrev, tj.hessian],
-                         ids=["jacfwd", "jacrev", "hessian"])
+@pytest.mark.parametrize(
+    "jac", [tj.jacfwd, tj.jacrev, tj.hessian], ids=["jacfwd", "jacrev", "hessian"]
+)
 def test_integer_input_is_a_type_error(jac):
     with pytest.raises(TypeError, match=r"real- or complex-valued inputs.*argument 0.*i32\[3\]"):
         jac(lambda x: x * 2)(np.arange(3, dtype=np.int32))

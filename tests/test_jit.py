@@ -114,3 +114,13 @@ def test_jit_of_grad_and_vmap_compose():
 def test_donate_argnums_accepted():
     f = tj.jit(lambda x: x + 1, donate_argnums=0)
     np.testing.assert_allclose(f(jnp.ones(3)), 2 * np.ones(3))
+
+
+def test_phase_timings_after_first_call():
+    f = tj.jit(tj.grad(lambda x: tnp.sum(tnp.sin(x) * x)))
+    assert f.phases is None
+    f(jnp.ones(7))
+    phases = f.phases.as_dict()
+    assert set(phases) == {"trace", "transform", "optimize", "lower", "compile"}
+    assert phases["transform"] > 0 and phases["compile"] > 0 and phases["lower"] > 0
+    assert all(v >= 0 for v in phases.values())

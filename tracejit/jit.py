@@ -12,15 +12,18 @@ enclosing IR, so ``grad(jit(f))`` and ``vmap(jit(f))`` are ordinary IR.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
 
+from tracejit import phases
 from tracejit.errors import TracerLeakError
 from tracejit.interpret import eval_ir, lower_ir
 from tracejit.ir import Aval, ClosedIR
 from tracejit.passes import optimize
+from tracejit.phases import PhaseRecord
 from tracejit.tracing import Tracer, aval_of, current_builder, trace_flat
 from tracejit.transforms._util import check_leaves, fun_name, tree_util
 
@@ -86,6 +89,9 @@ class Jitted:
         self._static_argnums = static_argnums
         self._static_argnames = static_argnames
         self.trace_count = 0
+        # Seconds per phase of the latest trace: trace, transform, optimize,
+        # lower (tracejit's lowering plus JAX's MLIR emission), compile (XLA).
+        self.phases: PhaseRecord | None = None
         self._ir_cache: dict[Any, tuple[ClosedIR, Any]] = {}
         options: dict[str, Any] = dict(
             static_argnums=static_argnums,
@@ -129,13 +135,23 @@ class Jitted:
             out_tree_box.append(out_tree)
             return flat_out
 
-        cir = trace_flat(flat_fun, avals, kind="jit")
-        return optimize(cir), out_tree_box[0]
+        record = PhaseRecord()
+        with phases.recording(record):
+            start = time.perf_counter()
+            cir = trace_flat(flat_fun, avals, kind="jit")
+            traced = time.perf_counter()
+            cir = optimize(cir)
+            record.seconds["optimize"] = time.perf_counter() - traced
+        record.seconds["trace"] = traced - start - record.seconds["transform"]
+        self.phases = record
+        return cir, out_tree_box[0]
 
     def _lowered_body(self, *args: Any, **kwargs: Any) -> Any:
         leaves, _, _ = self._split(args, kwargs)
         cir, out_tree = self._trace(args, kwargs, [_jax_aval(x) for x in leaves])
+        start = time.perf_counter()
         outs = lower_ir(cir.ir, cir.consts, leaves)
+        self.phases.seconds["lower"] += time.perf_counter() - start
         return tree_util.tree_unflatten(out_tree, outs)
 
     # -- calling -------------------------------------------------------------
@@ -240,7 +256,8 @@ def jit(
       in_shardings / out_shardings: ``jax.sharding`` objects for SPMD.
 
     Returns:
-      A ``Jitted`` callable with ``.lower``, ``.trace`` and ``trace_count``.
+      A ``Jitted`` callable with ``.lower``, ``.trace``, ``trace_count`` and
+      ``phases`` (where the latest first-call time went).
     """
     return Jitted(
         fun,

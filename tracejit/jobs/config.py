@@ -24,6 +24,7 @@ import dataclasses
 import difflib
 import types
 import typing
+from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, NewType
@@ -228,13 +229,15 @@ def _build(cls: type, table: dict, prefix: str, ctx: _Ctx) -> Any:
 # --- loading --------------------------------------------------------------------------------
 
 
-def parse(text: str, file: str | Path, jobs: dict[str, type]) -> tuple[str, str, Any]:
+def parse(text: str, file: str | Path, jobs: Mapping[str, Callable[[], type]]
+          ) -> tuple[str, str, Any]:
     """Parse config text: returns ``(job name, description, settings)``.
 
     Args:
       text: the TOML text.
       file: where it came from (for messages and relative file paths).
-      jobs: the job names and each job's settings dataclass.
+      jobs: the job names, each with a function giving its settings dataclass
+        (only the named job's is called).
 
     Raises:
       ConfigError: for invalid TOML, a missing or unknown job, or any invalid setting.
@@ -252,10 +255,10 @@ def parse(text: str, file: str | Path, jobs: dict[str, type]) -> tuple[str, str,
     description = table.pop("description", "")
     if not isinstance(description, str):
         raise ctx.fail("description", f"expected a string, got {_describe(description)}")
-    return job, description, _build(jobs[job], table, "", ctx)
+    return job, description, _build(jobs[job](), table, "", ctx)
 
 
-def load(spec: str | Path | None, jobs: dict[str, type]) -> JobConfig:
+def load(spec: str | Path | None, jobs: Mapping[str, Callable[[], type]]) -> JobConfig:
     """Find, read and check a config (see ``resolve`` and ``parse``).
 
     Raises:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 
 from tracejit import dtypes
@@ -77,7 +78,7 @@ def uniform(key: Any, shape: Any = (), dtype: Any = dtypes.float32, minval: Any 
     shape = canonical_shape("uniform", shape)
     lo = _param("uniform", "minval", minval, dtype, shape)
     hi = _param("uniform", "maxval", maxval, dtype, shape)
-    nbits, nmant = dtype.itemsize * 8, int(np.finfo(dtype).nmant)
+    nbits, nmant = dtype.itemsize * 8, int(ml_dtypes.finfo(dtype).nmant)
     # bfloat16's 7 mantissa bits come from a byte; wider floats use their width.
     rng_bits = nbits if nmant >= 8 else 8
     b = random_bits("uniform", key, rng_bits, shape)
@@ -172,11 +173,23 @@ def _int_bound(name: str, what: str, value: Any, dtype: np.dtype, shape) -> tupl
             _param(name, what, too_big, dtypes.bool_, shape))
 
 
+def _narrow_bound(name: str, what: str, value: Any, lo: int, hi: int) -> Any:
+    """A bound as int32 clipped to ``[lo, hi]`` (the narrow dtypes sample in 32 bits)."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return np.int32(min(max(int(value), lo), hi))
+    if not is_arraylike(value):
+        raise TypeError(f"random.{name}: {what} must be an integer array or scalar, got "
+                        f"{type(value).__name__}")
+    value = ew.convert_element_type(value, dtypes.int32)
+    return ew.min(ew.max(value, np.int32(lo)), np.int32(hi))
+
+
 def randint(key: Any, shape: Any, minval: Any, maxval: Any, dtype: Any = dtypes.int32) -> Any:
     """Uniform integers in ``[minval, maxval)`` (``minval`` where ``maxval <= minval``).
 
     Two words of random bits per value reduce the modulo bias: the offset is
-    ``(hi * (2**nbits mod span) + lo) mod span``.
+    ``(hi * (2**nbits mod span) + lo) mod span``. 8- and 16-bit dtypes sample
+    in 32 bits and convert.
 
     Raises:
       TypeError: for a bad key or a non-integer dtype.
@@ -186,6 +199,17 @@ def randint(key: Any, shape: Any, minval: Any, maxval: Any, dtype: Any = dtypes.
     if not dtypes.is_integer(dtype):
         raise TypeError(f"random.randint: dtype must be an integer dtype, got {dtype}")
     shape = canonical_shape("randint", shape)
+    info = np.iinfo(dtype)
+    if info.bits < 32:
+        minval = _narrow_bound("randint", "minval", minval, int(info.min), int(info.max))
+        maxval = _narrow_bound("randint", "maxval", maxval, int(info.min), int(info.max) + 1)
+        out = _randint(key, shape, minval, maxval, dtypes.int32)
+        return ew.convert_element_type(out, dtype)
+    return _randint(key, shape, minval, maxval, dtype)
+
+
+def _randint(key: Any, shape: tuple[int, ...], minval: Any, maxval: Any,
+             dtype: np.dtype) -> Any:
     lo, _ = _int_bound("randint", "minval", minval, dtype, shape)
     hi, hi_out_of_range = _int_bound("randint", "maxval", maxval, dtype, shape)
     nbits = dtype.itemsize * 8
@@ -196,10 +220,13 @@ def randint(key: Any, shape: Any, minval: Any, maxval: Any, dtype: Any = dtypes.
     one = np.asarray(1, unsigned)[()]
     span = ew.convert_element_type(ew.sub(hi, lo), unsigned)
     span = ew.select_n(ew.le(hi, lo), span, broadcast_in_dim(one, shape, ()))
-    grow = ew.bitwise_and(hi_out_of_range, ew.gt(hi, lo)) if not isinstance(
-        hi_out_of_range, bool) else (ew.gt(hi, lo) if hi_out_of_range else None)
+    if isinstance(hi_out_of_range, bool):
+        grow = ew.gt(hi, lo) if hi_out_of_range else None
+    else:
+        grow = ew.bitwise_and(hi_out_of_range, ew.gt(hi, lo))
     if grow is not None:
-        # maxval beyond the dtype: draw from [minval, max] with one more slot.
+        # maxval beyond the dtype: draw from [minval, max] with one more slot
+        # (a span that wraps to 0 leaves the bits unreduced: the full range).
         span = ew.select_n(grow, span, ew.add(span, one))
     mult = ew.rem(np.asarray(2 ** (nbits // 2), unsigned)[()], span)
     mult = ew.rem(ew.mul(mult, mult), span)
@@ -211,7 +238,7 @@ def randint(key: Any, shape: Any, minval: Any, maxval: Any, dtype: Any = dtypes.
 def gumbel(key: Any, shape: Any = (), dtype: Any = dtypes.float32) -> Any:
     """Standard Gumbel samples ``-log(-log(u))``."""
     dtype = _float_dtype("gumbel", dtype)
-    u = uniform(key, shape, dtype, _scalar(np.finfo(dtype).tiny, dtype), _scalar(1.0, dtype))
+    u = uniform(key, shape, dtype, _scalar(ml_dtypes.finfo(dtype).tiny, dtype), _scalar(1.0, dtype))
     return ew.neg(ew.log(ew.neg(ew.log(u))))
 
 

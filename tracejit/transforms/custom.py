@@ -174,13 +174,14 @@ class _Custom:
         """The float leaves of a tangent/cotangent shaped like ``tree`` (None = zero)."""
         from tracejit.primitives.elementwise import convert_element_type
 
-        try:
-            leaves = [None] * tree.num_leaves if value is None else tree.flatten_up_to(value)
-        except (ValueError, TypeError) as e:
+        got = tree_util.tree_structure(value)
+        with_nones = tree_util.tree_structure(value, is_leaf=lambda x: x is None)
+        if value is not None and tree not in (got, with_nones):
             raise TypeError(
-                f"{self.kind} function {self.name}: {what} must have the structure {tree}, "
-                f"got {tree_util.tree_structure(value)} ({e})"
-            ) from None
+                f"{self.kind} function {self.name}: {what} must have the structure {tree} "
+                f"(None for a zero), got {got}"
+            )
+        leaves = [None] * tree.num_leaves if value is None else tree.flatten_up_to(value)
         out = []
         for x, a in zip(leaves, avals):
             if not differentiable(a):

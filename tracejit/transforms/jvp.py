@@ -13,6 +13,7 @@ from typing import Any
 
 from tracejit import dtypes
 from tracejit.ir import Aval, ClosedIR, Literal
+from tracejit.phases import timed_transform
 from tracejit.primitive import ZERO_TANGENT
 from tracejit.tracing import bind, current_builder, trace_flat
 
@@ -62,6 +63,7 @@ def jvp_eval(cir: ClosedIR, primals: Sequence[Any], tangents: Sequence[Any]) -> 
     return outs, t_outs
 
 
+@timed_transform
 def jvp_ir(cir: ClosedIR, nonzeros: Sequence[bool]) -> tuple[ClosedIR, list[bool]]:
     """The forward-mode IR of ``cir``.
 

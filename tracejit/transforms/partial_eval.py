@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from tracejit.ir import IR, ClosedIR, Var
 from tracejit.passes.dce import dce
+from tracejit.phases import timed_transform
 
 
 class PartialEval(NamedTuple):
@@ -23,6 +24,7 @@ class PartialEval(NamedTuple):
     num_res: int
 
 
+@timed_transform
 def partial_eval(cir: ClosedIR, unknowns: Sequence[bool]) -> PartialEval:
     """Split ``cir`` by which inputs are unknown (see the module docstring)."""
     ir = cir.ir

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tracejit.ir import IR, ClosedIR, Literal, Var
+from tracejit.phases import timed_transform
 from tracejit.primitive import NOT_LINEAR
 from tracejit.primitives._rules import UndefinedPrimal, add_tangents, zeros_like_aval
 from tracejit.tracing import bind, current_builder, trace_flat
@@ -69,6 +70,7 @@ def backward_pass(ir: IR, linear: Sequence[bool], args: Sequence[Any], cts: Sequ
     return [ct_env.get(v) for v, lin in zip(ir.invars, linear) if lin]
 
 
+@timed_transform
 def transpose_ir(ir: IR, linear: Sequence[bool], instantiate: bool = True) -> ClosedIR:
     """The transpose of ``ir`` (linear in the inputs marked ``linear``).
 

@@ -13,11 +13,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tracejit.ir import Aval, ClosedIR, Literal
+from tracejit.phases import timed_transform
 from tracejit.primitives._rules import move_bdim
 from tracejit.tracing import aval_of, bind, current_builder, source_of, trace_flat
 from tracejit.transforms._util import check_leaves, fun_name, to_output, tree_util
 
 
+@timed_transform
 def batch_eval(cir: ClosedIR, args: Sequence[Any], dims: Sequence[int | None]):
     """Run ``cir`` on batched ``args`` (batch axis ``dims[i]`` or ``None``)."""
     ir = cir.ir
