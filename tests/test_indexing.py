@@ -24,6 +24,30 @@ from tracejit.errors import ConcretizationError
 F32, I32, BOOL, BF16 = np.float32, np.int32, np.bool_, jnp.bfloat16
 A = np.array
 
+
+def check_forward_all(cases: dict) -> None:
+    """``name -> (tj_fn, jax_fn, args)``: eager and jit vs JAX, all in one program each.
+
+    (One jit program per test keeps compile time down; failures name the case.)
+    """
+    names = sorted(cases)
+    args = {k: list(cases[k][2]) for k in names}
+
+    def tj_all(a):
+        return {k: cases[k][0](*a[k]) for k in names}
+
+    expected = jax.jit(lambda a: {k: cases[k][1](*a[k]) for k in names})(args)
+    eager, jitted = tj_all(args), tj.jit(tj_all)(args)
+    for k in names:
+        assert_close(eager[k], expected[k], what=f"{k} (eager)")
+        assert_close(jitted[k], expected[k], what=f"{k} (jit)")
+    tj.make_ir(tj_all)(args).check()
+
+
+def combined(fns: list):
+    """One function of all the cases' arguments returning all their results."""
+    return lambda *xs: tuple(f(x) for f, x in zip(fns, xs, strict=True))
+
 # name -> (operand shape, index). Every NumPy index form, alone and mixed.
 GETITEM = {
     "int": ((4, 3), 2),
@@ -73,11 +97,14 @@ def _tnp_getitem(idx):
 
 
 @pytest.mark.parametrize("dtype", [F32, I32, BOOL, BF16], ids=str)
-@pytest.mark.parametrize("name", sorted(GETITEM))
-def test_getitem_forward(name, dtype):
-    shape, idx = GETITEM[name]
-    x = rand(np.random.default_rng(0), shape, dtype)
-    check_forward(_tnp_getitem(idx), _jnp_getitem(idx), [x])
+def test_getitem_forward(dtype):
+    rng = np.random.default_rng(0)
+    check_forward_all(
+        {
+            name: (_tnp_getitem(idx), _jnp_getitem(idx), [rand(rng, shape, dtype)])
+            for name, (shape, idx) in GETITEM.items()
+        }
+    )
 
 
 def test_tracer_getitem_and_iteration():
@@ -104,12 +131,13 @@ DIFFERENTIABLE = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("name", DIFFERENTIABLE)
-def test_getitem_jvp_vjp(name):
-    shape, idx = GETITEM[name]
-    x = rand(np.random.default_rng(0), shape)
-    check_jvp(_tnp_getitem(idx), _jnp_getitem(idx), [x])
-    check_vjp(_tnp_getitem(idx), _jnp_getitem(idx), [x])
+def test_getitem_jvp_vjp():
+    rng = np.random.default_rng(0)
+    xs = [rand(rng, GETITEM[name][0]) for name in DIFFERENTIABLE]
+    tj_fn = combined([_tnp_getitem(GETITEM[name][1]) for name in DIFFERENTIABLE])
+    jax_fn = jax.jit(combined([_jnp_getitem(GETITEM[name][1]) for name in DIFFERENTIABLE]))
+    check_jvp(tj_fn, jax_fn, xs)
+    check_vjp(tj_fn, jax_fn, xs)
 
 
 def test_grad_repeated_indices_accumulates():
@@ -126,27 +154,44 @@ def test_grad_repeated_indices_accumulates():
 
 # name -> (operand shape, index values, function of (x, i))
 TRACED = {
-    "scalar": ((5, 3), A(2, I32), lambda x, i: x[i]),
-    "scalar_negative": ((5, 3), A(-2, I32), lambda x, i: x[i]),
-    "scalar_out_of_range_clamps": ((5, 3), A(9, I32), lambda x, i: x[i]),
-    "scalar_below_range_clamps": ((5, 3), A(-9, I32), lambda x, i: x[i]),
-    "scalar_with_slices": ((4, 5, 3), A(-1, I32), lambda x, i: x[1:, i, ::-1]),
-    "scalar_and_newaxis": ((4, 5), A(3, I32), lambda x, i: x[None, :, i]),
-    "array": ((5, 3), A([4, 0, -1, 2], I32), lambda x, i: x[i]),
-    "array_out_of_range_clamps": ((5, 3), A([7, -8], I32), lambda x, i: x[:, i % 3, None]),
-    "array_mixed": ((4, 5, 3), A([[1], [0]], I32), lambda x, i: x[i, :, i + 1]),
-    "array_int64": ((5, 3), A([4, 1], np.int64), lambda x, i: x[i, 2]),
-}
+    # name -> (operand shape, index values, index expression built from them)
+    "scalar": ((5, 3), A(2, I32), lambda i: i),
+    "scalar_negative": ((5, 3), A(-2, I32), lambda i: i),
+    "scalar_out_of_range_clamps": ((5, 3), A(9, I32), lambda i: i),
+    "scalar_below_range_clamps": ((5, 3), A(-9, I32), lambda i: i),
+    "scalar_with_slices": ((4, 5, 3), A(-1, I32), lambda i: (slice(1, None), i, slice(None, None, -1))),
+    "scalar_and_newaxis": ((4, 5), A(3, I32), lambda i: (None, slice(None), i)),
+    "array": ((5, 3), A([4, 0, -1, 2], I32), lambda i: i),
+    "array_out_of_range_clamps": ((5, 3), A([7, -8], I32), lambda i: (slice(None), i, None)),
+    "array_mixed": ((4, 5, 3), A([[1], [0]], I32), lambda i: (i, slice(None), i + 1)),
+    "array_int64": ((5, 3), A([4, 1], np.int64), lambda i: (i, 2)),
+}  # fmt: skip
 
 
-@pytest.mark.parametrize("name", sorted(TRACED))
-def test_traced_index(name):
-    shape, i, fn = TRACED[name]
-    x = rand(np.random.default_rng(0), shape)
-    jax_fn = lambda x, i: fn(jnp.asarray(x), jnp.asarray(i))  # noqa: E731
-    assert_close(tj.jit(fn)(x, i), jax_fn(x, i))
-    tj.make_ir(fn)(x, i).check()
-    check_vjp(lambda x: tj.jit(fn)(x, i), lambda x: jax_fn(x, i), [x])
+def _traced_fns(mk):
+    return (
+        lambda x, i: tnp.getitem(x, mk(i)),
+        lambda x, i: jnp.asarray(x)[mk(jnp.asarray(i))],
+    )
+
+
+def test_traced_index():
+    rng = np.random.default_rng(0)
+    cases = {}
+    for name, (shape, i, mk) in TRACED.items():
+        cases[name] = (*_traced_fns(mk), [rand(rng, shape), i])
+    check_forward_all(cases)
+    # Gradients with the index traced too (under jit, inside the vjp).
+    names = sorted(TRACED)
+    fns = [tj.jit(_traced_fns(TRACED[k][2])[0]) for k in names]
+    jfns = [_traced_fns(TRACED[k][2])[1] for k in names]
+    idx = [TRACED[k][1] for k in names]
+    xs = [cases[k][2][0] for k in names]
+    check_vjp(
+        lambda *xs: tuple(f(x, i) for f, x, i in zip(fns, xs, idx, strict=True)),
+        jax.jit(lambda *xs: tuple(f(x, i) for f, x, i in zip(jfns, xs, idx, strict=True))),
+        xs,
+    )
 
 
 def test_traced_scalar_index_is_a_dynamic_slice():

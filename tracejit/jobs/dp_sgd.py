@@ -74,12 +74,15 @@ def clip_and_noise(grads, key, clip_norm: float, noise_multiplier: float):
     norms = tnp.sqrt(sq)
     # scale_i = min(1, C / ||g_i||), so ||scale_i g_i|| <= C (the tiny floor avoids 0/0).
     scale = tnp.minimum(1.0, clip_norm / tnp.maximum(norms, 1e-12))
-    keys = random.split(key, len(leaves))
-    out = []
-    for i, g in enumerate(leaves):
+    # One draw of noise for all leaves (one generator call compiles faster than one per leaf).
+    sizes = [int(np.prod(g.shape[1:])) for g in leaves]
+    noise = random.normal(key, (sum(sizes),), leaves[0].dtype)
+    out, start = [], 0
+    for g, size in zip(leaves, sizes):
         summed = tnp.tensordot(scale, g, axes=1)  # sum_i scale_i * g_i
-        noise = random.normal(keys[i], summed.shape, summed.dtype)
-        out.append((summed + noise_multiplier * clip_norm * noise) / batch)
+        z = tnp.reshape(noise[start:start + size], summed.shape)
+        out.append((summed + noise_multiplier * clip_norm * z) / batch)
+        start += size
     clipped = tnp.mean((norms > clip_norm).astype(tnp.float32))
     return tree_util.tree_unflatten(treedef, out), clipped
 

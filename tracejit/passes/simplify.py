@@ -125,7 +125,7 @@ class _Simplifier:
         # A broadcast scalar next to a full-shape operand: use the scalar.
         new = list(eqn.invars)
         for i, a in enumerate(eqn.invars):
-            other = eqn.invars[1 - i]
+            other = new[1 - i]  # the operand as rewritten so far: keep one full-shape
             inner = self.producer.get(a) if type(a) is Var else None
             if (inner is not None and inner.prim.name == "broadcast_in_dim"
                     and inner.invars[0].aval.shape == () and _same_type(other, out)):

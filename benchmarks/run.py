@@ -1,0 +1,124 @@
+"""Run the benchmark suite and print tracejit next to JAX (and torch.func).
+
+    python benchmarks/run.py [--only W4] [--quick] [--json out.json]
+
+(``tracejit bench`` runs the same.) Medians per call after warm-up, systems
+interleaved round by round in this one process; ratio = system / JAX.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import JaxPhases, first_call_seconds, measure  # noqa: E402
+from workloads import WORKLOADS, Variant  # noqa: E402
+
+_JAX_PHASES = JaxPhases()
+
+
+def _fmt_time(seconds: float) -> str:
+    if seconds != seconds:  # NaN
+        return "-"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f}us"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f}ms"
+    return f"{seconds:.2f}s"
+
+
+def _first_call(name: str, factory) -> tuple[float, dict[str, float], Any]:
+    if name == "jax":
+        with _JAX_PHASES:
+            seconds, step = first_call_seconds(lambda: factory()[0])
+        return seconds, dict(_JAX_PHASES.seconds), step
+    holder: list = []
+
+    def make():
+        step, jitted = factory()
+        holder.append(jitted)
+        return step
+
+    seconds, step = first_call_seconds(make)
+    jitted = holder[0]
+    phases = jitted.phases.as_dict() if jitted is not None and jitted.phases else {}
+    return seconds, phases, step
+
+
+def run_variant(variant: Variant, quick: bool) -> dict[str, Any]:
+    steps, first = {}, {}
+    for name, factory in variant.systems.items():
+        seconds, phases, step = _first_call(name, factory)
+        steps[name] = step
+        first[name] = {"seconds": seconds, "phases": phases}
+    # Size rounds so each takes ~0.1 s (at least 3 calls), from one timed call.
+    start = time.perf_counter()
+    steps["jax"]()
+    one = max(time.perf_counter() - start, 1e-6)
+    calls = max(3, min(2000 if not quick else 300, int(0.1 / one)))
+    rounds = 3 if quick else 7
+    timings = measure(steps, calls, rounds)
+    jax_median = timings["jax"].median
+    rows = {}
+    for name, timing in timings.items():
+        rows[name] = {
+            "median_s": timing.median,
+            "spread": timing.spread,
+            "ratio_vs_jax": timing.median / jax_median,
+            "contended": timing.contended,
+            "first_call_s": first[name]["seconds"],
+            "first_call_ratio_vs_jax": first[name]["seconds"] / first["jax"]["seconds"],
+            "phases_s": first[name]["phases"],
+        }
+    return {"workload": variant.label, "calls_per_round": calls, "rounds": rounds, "rows": rows}
+
+
+def print_result(result: dict[str, Any]) -> None:
+    print(f"\n{result['workload']}  ({result['rounds']} rounds x {result['calls_per_round']} calls)")
+    for name, row in result["rows"].items():
+        flag = "  CONTENDED" if row["contended"] else ""
+        phases = " ".join(f"{k}={_fmt_time(v)}" for k, v in row["phases_s"].items() if v)
+        print(
+            f"  {name:<11} median {_fmt_time(row['median_s']):>9}  ±{row['spread'] * 100:4.1f}%"
+            f"  ratio {row['ratio_vs_jax']:5.2f}  first call {_fmt_time(row['first_call_s']):>8}"
+            f" ({row['first_call_ratio_vs_jax']:4.2f}x){flag}  {phases}"
+        )
+
+
+def machine() -> str:
+    import jax
+
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"{platform.system()}, Python {platform.python_version()}, jax {jax.__version__}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tracejit bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help="run only workloads whose id or name contains this")
+    parser.add_argument("--quick", action="store_true", help="few calls per round (CI)")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+    print(f"machine: {machine()}")
+    results = []
+    for wid, build in WORKLOADS.items():
+        for variant in build():
+            if args.only and args.only.lower() not in f"{wid} {variant.label}".lower():
+                continue
+            result = run_variant(variant, args.quick)
+            print_result(result)
+            results.append(result)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": machine(), "results": results}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
