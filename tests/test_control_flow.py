@@ -53,7 +53,7 @@ def cond_mixed_outputs(L, N):
 
 def switch_three(L, N):
     def f(x, y):
-        index = N.floor(x.sum()).astype(np.int32)  # may be out of range: clamped
+        index = N.floor(x.sum() + 1.0).astype(np.int32)  # may be out of range: clamped
         branches = [lambda a, b: a * b, lambda a, b: N.sin(a) + b, lambda a, b: a - N.cos(b)]
         return L.switch(index, branches, x, y)
 
@@ -123,6 +123,19 @@ def map_fn(L, N):
     return f
 
 
+def nested(L, N):
+    # cond and fori_loop inside a scan body, closing over values of every level.
+    def f(x, y):
+        def step(c, a):
+            c = L.cond(a.sum() > 0, lambda c: N.sin(c) * a, lambda c: c * y, c)
+            c = L.fori_loop(0, 2, lambda i, d: d * 0.5 + N.cos(d) * a, c)
+            return c, c.sum()
+
+        return L.scan(step, y, x)
+
+    return f
+
+
 # name: (builder, shapes of (x, y), reverse mode supported)
 SPECS = {
     "cond": (cond_basic, [(3,), (3,)], True),
@@ -136,6 +149,7 @@ SPECS = {
     "scan_reverse": (scan_reverse_unroll, [(5, 2), (2,)], True),
     "scan_length": (scan_length_only, [(3,), (3,)], True),
     "map": (map_fn, [(4, 3), (3,)], True),
+    "nested": (nested, [(3, 2), (2,)], True),
 }
 
 
@@ -149,18 +163,21 @@ def args_for(shapes, seed):
     return [rand(rng, s, f32, -1.0, 1.0) for s in shapes]
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("name", list(SPECS))
-def test_forward(name, seed):
+BRANCHING = ["cond", "cond_closure", "cond_mixed", "switch"]
+# Branching specs also run on negated inputs, which takes their other branch.
+FORWARD = [(n, 1) for n in SPECS] + [(n, -1) for n in BRANCHING]
+
+
+@pytest.mark.parametrize("name, sign", FORWARD)
+def test_forward(name, sign):
     tj_f, jax_f, shapes, _ = build(name)
-    check_forward(tj_f, jax_f, args_for(shapes, seed))
+    check_forward(tj_f, jax_f, [sign * a for a in args_for(shapes, 0)])
 
 
 @pytest.mark.parametrize("name", list(SPECS))
 def test_jvp(name):
     tj_f, jax_f, shapes, _ = build(name)
-    for seed in (0, 3):
-        check_jvp(tj_f, jax_f, args_for(shapes, seed), seed=seed)
+    check_jvp(tj_f, jax_f, args_for(shapes, 3), seed=3)
 
 
 REVERSE = [n for n, (_, _, rev) in SPECS.items() if rev]
@@ -169,60 +186,56 @@ REVERSE = [n for n, (_, _, rev) in SPECS.items() if rev]
 @pytest.mark.parametrize("name", REVERSE)
 def test_vjp(name):
     tj_f, jax_f, shapes, _ = build(name)
-    for seed in (0, 4):
-        check_vjp(tj_f, jax_f, args_for(shapes, seed), seed=seed)
+    check_vjp(tj_f, jax_f, args_for(shapes, 4), seed=4)
 
 
-# in_axes: everything batched; only x batched (predicates from x are batched, those
-# from y not); only y batched; batch axis not in front.
-IN_AXES = [0, (0, None), (None, 0), (1, None)]
+# in_axes: only x batched (predicates computed from x are batched, those from y not),
+# only y batched with its batch axis last.
+IN_AXES = [(0, None), (None, -1)]
 
 
 @pytest.mark.parametrize("in_axes", IN_AXES, ids=str)
 @pytest.mark.parametrize("name", list(SPECS))
 def test_vmap(name, in_axes):
     tj_f, jax_f, shapes, _ = build(name)
-    axes = in_axes if isinstance(in_axes, tuple) else (in_axes, in_axes)
-    batch = 4
     rng = np.random.default_rng(5)
     args = []
-    for s, a in zip(shapes, axes):
-        if a is None:
-            args.append(rand(rng, s, f32, -1.0, 1.0))
-        else:
-            full = list(s)
-            full.insert(min(a, len(s)), batch)
-            args.append(rand(rng, full, f32, -1.0, 1.0))
-    axes = tuple(None if a is None else min(a, len(s)) for s, a in zip(shapes, axes))
-    check_vmap(tj_f, jax_f, args, in_axes=axes)
+    for s, a in zip(shapes, in_axes):
+        full = list(s)
+        if a is not None:
+            full.insert(a % (len(s) + 1), 4)
+        args.append(rand(rng, full, f32, -1.0, 1.0))
+    check_vmap(tj_f, jax_f, args, in_axes=in_axes)
 
 
-@pytest.mark.parametrize("name", list(SPECS))
+# Transform compositions on the constructs whose batching rules differ most.
+COMPOSED = ["cond", "while", "fori_traced", "scan", "map"]
+
+
+@pytest.mark.parametrize("name", COMPOSED)
 def test_jvp_of_vmap(name):
     tj_f, jax_f, shapes, _ = build(name)
     args = args_for([(3, *s) for s in shapes], 6)
     check_jvp(tj.vmap(tj_f), jax.vmap(jax_f), args, seed=6)
 
 
-@pytest.mark.parametrize("name", REVERSE)
+def _scalar(f, N):
+    def g(x, y):
+        leaves = jax.tree_util.tree_leaves(f(x, y))
+        return sum(N.sum(leaf * 1.5) for leaf in leaves if leaf.dtype == np.float32)
+
+    return g
+
+
+@pytest.mark.parametrize("name", [n for n in COMPOSED if n in REVERSE])
 def test_grad_of_vmap_and_vmap_of_grad(name):
     tj_f, jax_f, shapes, _ = build(name)
     args = args_for([(3, *s) for s in shapes], 7)
-
-    def scalar(f, N):
-        def g(x, y):
-            leaves = jax.tree_util.tree_leaves(f(x, y))
-            return sum(N.sum(leaf * 1.5) for leaf in leaves if leaf.dtype == np.float32)
-
-        return g
-
-    got = tj.grad(scalar(tj.vmap(tj_f), tnp), argnums=(0, 1))(*args)
-    want = jax.grad(scalar(jax.vmap(jax_f), jnp), argnums=(0, 1))(*args)
+    got = tj.jit(tj.grad(_scalar(tj.vmap(tj_f), tnp), argnums=(0, 1)))(*args)
+    want = jax.jit(jax.grad(_scalar(jax.vmap(jax_f), jnp), argnums=(0, 1)))(*args)
     assert_close(got, want, what="grad(vmap)")
-    got = tj.vmap(tj.grad(scalar(tj_f, tnp), argnums=(0, 1)))(*args)
-    want = jax.vmap(jax.grad(scalar(jax_f, jnp), argnums=(0, 1)))(*args)
-    assert_close(got, want, what="vmap(grad)")
-    got = tj.jit(tj.vmap(tj.grad(scalar(tj_f, tnp), argnums=(0, 1))))(*args)
+    got = tj.jit(tj.vmap(tj.grad(_scalar(tj_f, tnp), argnums=(0, 1))))(*args)
+    want = jax.jit(jax.vmap(jax.grad(_scalar(jax_f, jnp), argnums=(0, 1))))(*args)
     assert_close(got, want, what="jit(vmap(grad))")
 
 
@@ -232,10 +245,11 @@ def test_grad_of_vmap_and_vmap_of_grad(name):
 def test_switch_clamps_out_of_range_indices():
     branches = [lambda x: x + 1.0, lambda x: x * 10.0, lambda x: x - 5.0]
     x = np.float32(2.0)
+    jitted = tj.jit(lambda i, x: tj.lax.switch(i, branches, x))
     for i in (-3, 0, 1, 2, 7):
         want = jax.lax.switch(i, branches, x)
         assert_close(tj.lax.switch(i, branches, x), want)
-        assert_close(tj.jit(lambda i, x: tj.lax.switch(i, branches, x))(np.int32(i), x), want)
+        assert_close(jitted(np.int32(i), x), want)
     idx = np.array([-3, 0, 1, 2, 7], i32)
     got = tj.vmap(lambda i: tj.lax.switch(i, branches, x))(idx)
     assert_close(got, jax.vmap(lambda i: jax.lax.switch(i, branches, x))(idx))
@@ -257,8 +271,7 @@ def test_batched_predicate_evaluates_both_branches_and_selects():
     assert [e.prim.name for e in ir.eqns].count("cond") == 0
     assert "select_n" in [e.prim.name for e in ir.eqns]
     x = np.array([1.0, -2.0, 3.0, -0.5], f32)
-    np.testing.assert_allclose(np.asarray(tj.vmap(f)(x)), [0.0, -6.0, np.log(3.0), -1.5],
-                               rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(tj.vmap(f)(x)), [0.0, -6.0, np.log(3.0), -1.5], rtol=1e-6)
     ir = tj.make_ir(tj.vmap(f, in_axes=None, axis_size=3))(np.float32(1))  # unbatched pred
     assert "cond" in [e.prim.name for e in ir.eqns]
 
@@ -284,6 +297,27 @@ def test_fori_loop_with_empty_range_returns_init():
     x = np.float32(3.0)
     assert_close(tj.lax.fori_loop(5, 2, lambda i, c: c * 2.0, x), x)
     assert_close(tj.jit(lambda n: tj.lax.fori_loop(5, n, lambda i, c: c * 2.0, x))(2), x)
+
+
+def test_second_order_derivatives():
+    def fori(L, N):
+        return lambda x: L.fori_loop(0, 3, lambda i, c: N.sin(c) * x, x)
+
+    def cond(L, N):
+        return lambda x: L.cond(x > 0, lambda x: N.sin(x) * x, lambda x: x**3, x)
+
+    for make in (fori, cond):
+        tj_d2 = tj.jit(tj.grad(tj.grad(make(tj.lax, tnp))))
+        jax_d2 = jax.jit(jax.grad(jax.grad(make(jax.lax, jnp))))
+        for x in (f32(0.7), f32(-0.4)):
+            assert_close(tj_d2(x), jax_d2(x))
+
+    def scan_sum(L, N):
+        return lambda x: L.scan(lambda c, a: (c * a + N.sin(c), c), x[0], x)[0]
+
+    x = np.linspace(0.1, 0.5, 4).astype(f32)
+    want = jax.jit(jax.hessian(scan_sum(jax.lax, jnp)))(x)
+    assert_close(tj.jit(tj.jacfwd(tj.grad(scan_sum(tj.lax, tnp))))(x), want, what="fwd-over-rev")
 
 
 def test_linearize_through_while_loop():
@@ -318,20 +352,11 @@ def test_maml_outer_gradient_through_fori_loop():
     rng = np.random.default_rng(0)
     w = rand(rng, (3, 2), f32, -1, 1)
     data = [rand(rng, s, f32, -1, 1) for s in [(6, 3), (6, 2), (5, 3), (5, 2)]]
-    looped = tj.grad(_maml(tj.lax, tnp, tj.grad, unrolled=False))(w, *data)
-    unrolled = tj.grad(_maml(tj.lax, tnp, tj.grad, unrolled=True))(w, *data)
-    want = jax.grad(_maml(jax.lax, jnp, jax.grad, unrolled=False))(w, *data)
-    assert_close(looped, unrolled, what="fori_loop vs Python loop")
-    assert_close(looped, want, what="fori_loop vs JAX")
-    jitted = tj.jit(tj.grad(_maml(tj.lax, tnp, tj.grad, unrolled=False)))(w, *data)
-    assert_close(jitted, want, what="jit")
-    # A batch of tasks: vmap over the data of the MAML outer gradient.
-    tasks = [np.stack([d, d * 0.5]) for d in data]
-    batched = tj.vmap(tj.grad(_maml(tj.lax, tnp, tj.grad, unrolled=False)),
-                      in_axes=(None, 0, 0, 0, 0))(w, *tasks)
-    want = jax.vmap(jax.grad(_maml(jax.lax, jnp, jax.grad, unrolled=False)),
-                    in_axes=(None, 0, 0, 0, 0))(w, *tasks)
-    assert_close(batched, want, what="vmap(grad(maml))")
+    looped = tj.grad(_maml(tj.lax, tnp, tj.grad, unrolled=False))
+    unrolled = tj.grad(_maml(tj.lax, tnp, tj.grad, unrolled=True))
+    want = jax.jit(jax.grad(_maml(jax.lax, jnp, jax.grad, unrolled=False)))(w, *data)
+    assert_close(tj.jit(looped)(w, *data), want, what="fori_loop vs JAX")
+    assert_close(tj.jit(unrolled)(w, *data), want, what="Python loop vs JAX")
 
 
 # --- the IR: one equation per loop, whatever the trip count --------------------------------
@@ -346,21 +371,27 @@ def test_fori_loop_is_not_unrolled():
     small, big = tj.make_ir(_fori(10))(x), tj.make_ir(_fori(1000))(x)
     assert len(big.eqns) == len(small.eqns) == 1
     assert count_eqns(big) == count_eqns(small)
-    g_small, g_big = tj.make_ir(tj.grad(lambda x: _fori(10)(x).sum()))(x), tj.make_ir(
-        tj.grad(lambda x: _fori(1000)(x).sum())
-    )(x)
+    g_small, g_big = (
+        tj.make_ir(tj.grad(lambda x: _fori(10)(x).sum()))(x),
+        tj.make_ir(tj.grad(lambda x: _fori(1000)(x).sum()))(x),
+    )
     assert count_eqns(g_big) == count_eqns(g_small)
 
     def compile_time(n):
-        start = time.perf_counter()
-        tj.jit(_fori(n)).lower(x).compile()
-        return time.perf_counter() - start
+        times = []
+        for _ in range(2):  # the best of two: other processes share the CPU
+            start = time.perf_counter()
+            tj.jit(_fori(n)).lower(x).compile()
+            times.append(time.perf_counter() - start)
+        return min(times)
 
     compile_time(3)  # warm up
     t_small, t_big = compile_time(10), compile_time(1000)
     assert t_big < 3 * t_small + 0.5, (t_small, t_big)
-    assert_close(tj.jit(_fori(1000))(x), jax.jit(
-        lambda x: jax.lax.fori_loop(0, 1000, lambda i, c: jnp.sin(c) * 0.5 + i, x))(x))
+    assert_close(
+        tj.jit(_fori(1000))(x),
+        jax.jit(lambda x: jax.lax.fori_loop(0, 1000, lambda i, c: jnp.sin(c) * 0.5 + i, x))(x),
+    )
 
 
 def test_each_construct_lowers_to_one_xla_control_flow_op():
@@ -433,8 +464,9 @@ def test_passes_descend_into_nested_irs_and_inline_constant_conds():
     assert [e.prim.name for e in out.eqns] == ["mul"]
     assert_close(tj.eval_ir(out, [f32(3)])[0], f32(6))
     # dce alone inlines a literal index too.
-    assert "cond" not in [e.prim.name for e in dce(tj.jit(lambda x: inner_jit(True, x))
-                                                   .trace(f32(1))).eqns]
+    assert "cond" not in [
+        e.prim.name for e in dce(tj.jit(lambda x: inner_jit(True, x)).trace(f32(1))).eqns
+    ]
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -442,53 +474,110 @@ def test_passes_descend_into_nested_irs_and_inline_constant_conds():
 X3 = np.ones(3, f32)
 
 ERRORS = [
-    (lambda: tj.lax.cond(True, lambda x: (x, x), lambda x: x, X3), TypeError,
-     r"cond: true_fun and false_fun must return the same pytree structure, but true_fun "
-     r"returns PyTreeDef\(\(\*, \*\)\) and false_fun returns PyTreeDef\(\*\)"),
-    (lambda: tj.lax.cond(True, lambda x: x.sum(), lambda x: x, X3),
-     TypeError, r"cond: true_fun and false_fun must return the same shapes and dtypes, but "
-     r"output is f32\[\] from true_fun and f32\[3\] from false_fun"),
-    (lambda: tj.lax.switch(0, [lambda x: x, lambda x: x, lambda x: x.astype(i32)], X3),
-     TypeError, r"switch: branch 0 and branch 2 .* f32\[3\] from branch 0 and i32\[3\] from "
-     r"branch 2"),
-    (lambda: tj.lax.cond(X3 > 0, lambda x: x, lambda x: x, X3), TypeError,
-     r"cond: pred must be a scalar, got bool\[3\].*tnp.where"),
-    (lambda: tj.lax.cond(True, 1.0, lambda x: x, X3), TypeError,
-     r"cond: true_fun must be callable"),
-    (lambda: tj.lax.switch(1.5, [lambda x: x], X3), TypeError,
-     r"switch: the index must be an integer scalar, got f32\[\]"),
+    (
+        lambda: tj.lax.cond(True, lambda x: (x, x), lambda x: x, X3),
+        TypeError,
+        r"cond: true_fun and false_fun must return the same pytree structure, but true_fun "
+        r"returns PyTreeDef\(\(\*, \*\)\) and false_fun returns PyTreeDef\(\*\)",
+    ),
+    (
+        lambda: tj.lax.cond(True, lambda x: x.sum(), lambda x: x, X3),
+        TypeError,
+        r"cond: true_fun and false_fun must return the same shapes and dtypes, but "
+        r"output is f32\[\] from true_fun and f32\[3\] from false_fun",
+    ),
+    (
+        lambda: tj.lax.switch(0, [lambda x: x, lambda x: x, lambda x: x.astype(i32)], X3),
+        TypeError,
+        r"switch: branch 0 and branch 2 .* f32\[3\] from branch 0 and i32\[3\] from "
+        r"branch 2",
+    ),
+    (
+        lambda: tj.lax.cond(X3 > 0, lambda x: x, lambda x: x, X3),
+        TypeError,
+        r"cond: pred must be a scalar, got bool\[3\].*tnp.where",
+    ),
+    (
+        lambda: tj.lax.cond(True, 1.0, lambda x: x, X3),
+        TypeError,
+        r"cond: true_fun must be callable",
+    ),
+    (
+        lambda: tj.lax.switch(1.5, [lambda x: x], X3),
+        TypeError,
+        r"switch: the index must be an integer scalar, got f32\[\]",
+    ),
     (lambda: tj.lax.switch(0, [], X3), TypeError, r"switch: branches must be a non-empty"),
-    (lambda: tj.lax.while_loop(lambda c: c[0].sum() < 3, lambda c: (c[0], c[1][:2]), (X3, X3)),
-     TypeError, r"while_loop: the loop carry must keep its type, but carry\[1\] is f32\[3\] "
-     r"on input and f32\[2\] in the output of body_fun"),
-    (lambda: tj.lax.while_loop(lambda c: c, lambda c: c, X3), TypeError,
-     r"while_loop: cond_fun must return a boolean scalar, got \(f32\[3\]\)"),
-    (lambda: tj.lax.fori_loop(0, 3, lambda i, c: {"a": c["a"].astype(i32)}, {"a": X3}),
-     TypeError, r"fori_loop: the loop carry must keep its type, but carry\['a'\] is f32\[3\] "
-     r"on input and i32\[3\] in the output of body_fun"),
-    (lambda: tj.lax.fori_loop(0.0, 3, lambda i, c: c, X3), TypeError,
-     r"fori_loop: lower and upper must be integers, got f32\[\] and i32\[\]"),
-    (lambda: tj.lax.scan(lambda c, x: (c.sum(), x), X3, X3), TypeError,
-     r"scan: the loop carry must keep its type, but carry is f32\[3\] on input and f32\[\] "
-     r"in the output of f"),
-    (lambda: tj.lax.scan(lambda c, x: c, X3, X3), TypeError,
-     r"scan: f must return a pair \(carry, y\), got a Tracer"),
-    (lambda: tj.lax.scan(lambda c, x: (c, x), 0.0, (X3, np.ones(4, f32))), ValueError,
-     r"scan: the xs disagree on the scanned length: xs\[0\] has 3; xs\[1\] has 4"),
-    (lambda: tj.lax.scan(lambda c, x: (c, x), 0.0, None), ValueError,
-     r"scan: there are no xs to scan over, so pass length="),
-    (lambda: tj.lax.scan(lambda c, x: (c, x), 0.0, np.float32(1)), ValueError,
-     r"scan: xs is a scalar f32\[\]; every xs leaf needs a leading axis"),
-    (lambda: tj.lax.scan(lambda c, x: (c, x), 0.0, X3, unroll=0), ValueError,
-     r"scan: unroll must be a bool or a positive int, got 0"),
-    (lambda: tj.grad(lambda x: tj.lax.while_loop(lambda c: c < 5.0, lambda c: c * 2.0, x))(
-        f32(1)), TypeError,
-     r"Reverse-mode differentiation \(grad / vjp\) does not work through "
-     r"tj.lax.while_loop.*Use tj.lax.fori_loop with bounds that are Python ints, or "
-     r"tj.lax.scan"),
-    (lambda: tj.jit(tj.grad(lambda x, n: tj.lax.fori_loop(0, n, lambda i, c: c * 2.0, x)))(
-        f32(1), 3), TypeError, r"does not work through tj.lax.while_loop \(nor fori_loop with "
-     r"traced bounds\)"),
+    (
+        lambda: tj.lax.while_loop(lambda c: c[0].sum() < 3, lambda c: (c[0], c[1][:2]), (X3, X3)),
+        TypeError,
+        r"while_loop: the loop carry must keep its type, but carry\[1\] is f32\[3\] "
+        r"on input and f32\[2\] in the output of body_fun",
+    ),
+    (
+        lambda: tj.lax.while_loop(lambda c: c, lambda c: c, X3),
+        TypeError,
+        r"while_loop: cond_fun must return a boolean scalar, got \(f32\[3\]\)",
+    ),
+    (
+        lambda: tj.lax.fori_loop(0, 3, lambda i, c: {"a": c["a"].astype(i32)}, {"a": X3}),
+        TypeError,
+        r"fori_loop: the loop carry must keep its type, but carry\['a'\] is f32\[3\] "
+        r"on input and i32\[3\] in the output of body_fun",
+    ),
+    (
+        lambda: tj.lax.fori_loop(0.0, 3, lambda i, c: c, X3),
+        TypeError,
+        r"fori_loop: lower and upper must be integers, got f32\[\] and i32\[\]",
+    ),
+    (
+        lambda: tj.lax.scan(lambda c, x: (c.sum(), x), X3, X3),
+        TypeError,
+        r"scan: the loop carry must keep its type, but carry is f32\[3\] on input and f32\[\] "
+        r"in the output of f",
+    ),
+    (
+        lambda: tj.lax.scan(lambda c, x: c, X3, X3),
+        TypeError,
+        r"scan: f must return a pair \(carry, y\), got a Tracer",
+    ),
+    (
+        lambda: tj.lax.scan(lambda c, x: (c, x), 0.0, (X3, np.ones(4, f32))),
+        ValueError,
+        r"scan: the xs disagree on the scanned length: xs\[0\] has 3; xs\[1\] has 4",
+    ),
+    (
+        lambda: tj.lax.scan(lambda c, x: (c, x), 0.0, None),
+        ValueError,
+        r"scan: there are no xs to scan over, so pass length=",
+    ),
+    (
+        lambda: tj.lax.scan(lambda c, x: (c, x), 0.0, np.float32(1)),
+        ValueError,
+        r"scan: xs is a scalar f32\[\]; every xs leaf needs a leading axis",
+    ),
+    (
+        lambda: tj.lax.scan(lambda c, x: (c, x), 0.0, X3, unroll=0),
+        ValueError,
+        r"scan: unroll must be a bool or a positive int, got 0",
+    ),
+    (
+        lambda: tj.grad(lambda x: tj.lax.while_loop(lambda c: c < 5.0, lambda c: c * 2.0, x))(
+            f32(1)
+        ),
+        TypeError,
+        r"Reverse-mode differentiation \(grad / vjp\) does not work through "
+        r"tj.lax.while_loop.*Use tj.lax.fori_loop with bounds that are Python ints, or "
+        r"tj.lax.scan",
+    ),
+    (
+        lambda: tj.jit(tj.grad(lambda x, n: tj.lax.fori_loop(0, n, lambda i, c: c * 2.0, x)))(
+            f32(1), 3
+        ),
+        TypeError,
+        r"does not work through tj.lax.while_loop \(nor fori_loop with "
+        r"traced bounds\)",
+    ),
 ]
 
 

@@ -31,22 +31,45 @@ TOL = 2e-4
 # (id, lhs shape, rhs shape, kwargs for conv_general_dilated)
 CONV_SPECS = [
     ("same", (2, 3, 6, 5), (4, 3, 3, 3), dict(window_strides=(1, 1), padding="SAME")),
-    ("strided_padded_rhs_dilated", (2, 3, 9, 7), (4, 3, 3, 2),
-     dict(window_strides=(2, 1), padding=((1, 2), (0, 1)), rhs_dilation=(1, 2))),
-    ("lhs_dilated", (1, 2, 4, 5), (3, 2, 2, 3),
-     dict(window_strides=(1, 2), padding=((1, 1), (2, 0)), lhs_dilation=(2, 1))),
+    (
+        "strided_padded_rhs_dilated",
+        (2, 3, 9, 7),
+        (4, 3, 3, 2),
+        dict(window_strides=(2, 1), padding=((1, 2), (0, 1)), rhs_dilation=(1, 2)),
+    ),
+    (
+        "lhs_dilated",
+        (1, 2, 4, 5),
+        (3, 2, 2, 3),
+        dict(window_strides=(1, 2), padding=((1, 1), (2, 0)), lhs_dilation=(2, 1)),
+    ),
     ("valid_stride3", (2, 2, 8, 7), (3, 2, 2, 2), dict(window_strides=(3, 3), padding="VALID")),
-    ("feature_groups", (2, 4, 5, 5), (6, 2, 3, 3),
-     dict(window_strides=(1, 1), padding="SAME", feature_group_count=2)),
-    ("depthwise", (1, 3, 5, 4), (3, 1, 2, 2),
-     dict(window_strides=(1, 1), padding="VALID", feature_group_count=3)),
-    ("batch_groups", (4, 2, 5, 5), (6, 2, 3, 3),
-     dict(window_strides=(1, 1), padding="VALID", batch_group_count=2)),
-    ("nhwc_hwio", (2, 6, 5, 3), (3, 3, 3, 4),
-     dict(window_strides=(1, 2), padding="SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))),
+    (
+        "feature_groups",
+        (2, 4, 5, 5),
+        (6, 2, 3, 3),
+        dict(window_strides=(1, 1), padding="SAME", feature_group_count=2),
+    ),
+    (
+        "depthwise",
+        (1, 3, 5, 4),
+        (3, 1, 2, 2),
+        dict(window_strides=(1, 1), padding="VALID", feature_group_count=3),
+    ),
+    (
+        "batch_groups",
+        (4, 2, 5, 5),
+        (6, 2, 3, 3),
+        dict(window_strides=(1, 1), padding="VALID", batch_group_count=2),
+    ),
+    (
+        "nhwc_hwio",
+        (2, 6, 5, 3),
+        (3, 3, 3, 4),
+        dict(window_strides=(1, 2), padding="SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")),
+    ),
     ("conv1d", (3, 2, 9), (4, 2, 3), dict(window_strides=(2,), padding=((2, 1),))),
-    ("conv3d", (1, 2, 4, 3, 4), (2, 2, 2, 2, 2),
-     dict(window_strides=(1, 1, 2), padding="SAME")),
+    ("conv3d", (1, 2, 4, 3, 4), (2, 2, 2, 2, 2), dict(window_strides=(1, 1, 2), padding="SAME")),
 ]
 CONV_IDS = [s[0] for s in CONV_SPECS]
 
@@ -112,7 +135,7 @@ def test_conv_vmap_is_one_conv(spec, in_axes):
     tj_f, jax_f = _conv_pair(spec[3])
     rng = np.random.default_rng(1)
     args = []
-    for shape, ax in zip(spec[1:3], in_axes):
+    for shape, ax in zip(spec[1:3], in_axes, strict=True):
         if ax is None:
             args.append(rand(rng, shape))
         else:
@@ -146,8 +169,9 @@ def test_conv_second_order():
     args = _conv_args(spec)
 
     def loss(f):
-        return lambda lhs, rhs: (jnp.tanh(f(lhs, rhs)) if f is jax_f else tj.numpy.tanh(
-            f(lhs, rhs))).sum()
+        return lambda lhs, rhs: (
+            jnp.tanh(f(lhs, rhs)) if f is jax_f else tj.numpy.tanh(f(lhs, rhs))
+        ).sum()
 
     g_tj = tj.grad(loss(tj_f), argnums=(0, 1))
     g_jax = jax.grad(loss(jax_f), argnums=(0, 1))
@@ -173,10 +197,20 @@ def test_conv_grad_matches_finite_differences():
         ((1, 3, 5, 5), (4, 3, 3, 3), dict(padding=((1, 1),)), ValueError, "pairs"),
         ((1, 3, 5, 5), (4, 3, 3, 3), dict(window_strides=(1,)), ValueError, "window_strides"),
         ((1, 3, 5, 5), (4, 3, 3, 3), dict(lhs_dilation=(2, 2)), ValueError, "lhs_dilation"),
-        ((1, 3, 5, 5), (4, 3, 3, 3), dict(dimension_numbers=("NCHW", "OIHW", "NCWH ")),
-         TypeError, "dimension_numbers"),
-        ((1, 4, 5, 5), (3, 2, 3, 3), dict(feature_group_count=2), TypeError,
-         "multiple of feature_group_count"),
+        (
+            (1, 3, 5, 5),
+            (4, 3, 3, 3),
+            dict(dimension_numbers=("NCHW", "OIHW", "NCWH ")),
+            TypeError,
+            "dimension_numbers",
+        ),
+        (
+            (1, 4, 5, 5),
+            (3, 2, 3, 3),
+            dict(feature_group_count=2),
+            TypeError,
+            "multiple of feature_group_count",
+        ),
     ],
 )
 def test_conv_errors(lhs_shape, rhs_shape, kwargs, exc, match):
@@ -190,8 +224,9 @@ def test_conv_errors(lhs_shape, rhs_shape, kwargs, exc, match):
 
 def test_conv_error_names_shapes_and_dtypes():
     with pytest.raises(TypeError, match=r"conv_general_dilated.*f32\[1,3,5,5\].*i32\[4,3,3,3\]"):
-        tj.lax.conv_general_dilated(np.ones((1, 3, 5, 5), np.float32),
-                                    np.ones((4, 3, 3, 3), np.int32), (1, 1), "SAME")
+        tj.lax.conv_general_dilated(
+            np.ones((1, 3, 5, 5), np.float32), np.ones((4, 3, 3, 3), np.int32), (1, 1), "SAME"
+        )
 
 
 def test_conv_ir_is_one_equation():
@@ -208,8 +243,7 @@ WINDOW_SPECS = [
     ("pool2x2", (2, 3, 6, 6), (1, 1, 2, 2), (1, 1, 2, 2), "VALID", None, None),
     ("overlap_same", (2, 2, 5, 7), (1, 1, 3, 3), (1, 1, 2, 2), "SAME", None, None),
     ("pairs", (3, 7), (2, 3), (1, 2), ((1, 0), (2, 1)), None, None),
-    ("base_dilated", (2, 5, 4), (1, 2, 2), (1, 1, 2), ((0, 0), (1, 1), (0, 1)), (1, 2, 1),
-     None),
+    ("base_dilated", (2, 5, 4), (1, 2, 2), (1, 1, 2), ((0, 0), (1, 1), (0, 1)), (1, 2, 1), None),
     ("window_dilated", (2, 8, 6), (1, 2, 2), (1, 1, 1), "VALID", None, (1, 2, 3)),
     ("vector", (9,), (3,), (2,), ((1, 1),), None, None),
 ]
@@ -229,8 +263,9 @@ def _window_pair(kind, spec):
         return tj_fn(x, window, strides, padding, base, wdil)
 
     def jax_f(x):
-        return jax.lax.reduce_window(x, np.asarray(init, x.dtype), op, window, strides, padding,
-                                     base, wdil)
+        return jax.lax.reduce_window(
+            x, np.asarray(init, x.dtype), op, window, strides, padding, base, wdil
+        )
 
     return tj_f, jax_f
 
@@ -277,16 +312,23 @@ def test_pool_per_example_grads_and_second_order(kind):
 
 def test_max_pool_grad_matches_finite_differences():
     def f(x):
-        return tj.numpy.sum(tj.numpy.tanh(tj.lax.reduce_window_max(
-            x, (1, 2, 2), (1, 2, 1), ((0, 0), (1, 0), (0, 1)))))
+        return tj.numpy.sum(
+            tj.numpy.tanh(
+                tj.lax.reduce_window_max(x, (1, 2, 2), (1, 2, 1), ((0, 0), (1, 0), (0, 1)))
+            )
+        )
 
     check_grad_fd(f, rand(np.random.default_rng(6), (2, 5, 4)))
 
 
 def test_reduce_window_generic_entry_point():
     x = rand(np.random.default_rng(0), (4, 6))
-    for op, init, jop in ((tj.lax.add, 0.0, jax.lax.add), (jax.lax.max, -np.inf, jax.lax.max),
-                          (operator.add, 0.0, jax.lax.add), (tj.lax.min, np.inf, jax.lax.min)):
+    for op, init, jop in (
+        (tj.lax.add, 0.0, jax.lax.add),
+        (jax.lax.max, -np.inf, jax.lax.max),
+        (operator.add, 0.0, jax.lax.add),
+        (tj.lax.min, np.inf, jax.lax.min),
+    ):
         out = tj.lax.reduce_window(x, np.float32(init), op, (2, 3), (1, 2), "SAME")
         assert_close(out, jax.lax.reduce_window(x, np.float32(init), jop, (2, 3), (1, 2), "SAME"))
 
@@ -294,17 +336,36 @@ def test_reduce_window_generic_entry_point():
 @pytest.mark.parametrize(
     "call, exc, match",
     [
-        (lambda x: tj.lax.reduce_window(x, 1.0, tj.lax.add, (2, 2), (1, 1), "VALID"),
-         ValueError, "identity of sum"),
-        (lambda x: tj.lax.reduce_window(x, 1.0, tj.lax.mul, (2, 2), (1, 1), "VALID"),
-         TypeError, "not supported"),
-        (lambda x: tj.lax.reduce_window_max(x, (2,), (1,), "VALID"), TypeError,
-         r"window_dimensions=\(2,\) needs one entry per dimension of f32\[4,6\]"),
+        (
+            lambda x: tj.lax.reduce_window(x, 1.0, tj.lax.add, (2, 2), (1, 1), "VALID"),
+            ValueError,
+            "identity of sum",
+        ),
+        (
+            lambda x: tj.lax.reduce_window(x, 1.0, tj.lax.mul, (2, 2), (1, 1), "VALID"),
+            TypeError,
+            "not supported",
+        ),
+        (
+            lambda x: tj.lax.reduce_window_max(x, (2,), (1,), "VALID"),
+            TypeError,
+            r"window_dimensions=\(2,\) needs one entry per dimension of f32\[4,6\]",
+        ),
         (lambda x: tj.lax.reduce_window_sum(x, (2, 2), (1, 0), "VALID"), ValueError, ">= 1"),
-        (lambda x: tj.lax.reduce_window_sum(x, (2, 2), (1, 1), "HALF"), ValueError,
-         "unknown padding"),
-        (lambda x: tj.grad(lambda x: tj.numpy.sum(tj.lax.reduce_window_max(
-            x, (2, 2), (1, 1), "VALID", None, (2, 1))))(x), ValueError, "window_dilation"),
+        (
+            lambda x: tj.lax.reduce_window_sum(x, (2, 2), (1, 1), "HALF"),
+            ValueError,
+            "unknown padding",
+        ),
+        (
+            lambda x: tj.grad(
+                lambda x: tj.numpy.sum(
+                    tj.lax.reduce_window_max(x, (2, 2), (1, 1), "VALID", None, (2, 1))
+                )
+            )(x),
+            ValueError,
+            "window_dilation",
+        ),
     ],
 )
 def test_reduce_window_errors(call, exc, match):
@@ -314,8 +375,18 @@ def test_reduce_window_errors(call, exc, match):
 
 def test_reduce_window_sum_transpose_with_large_padding():
     """Padding beyond the window (whole windows of padding) transposes correctly."""
-    f_tj = functools.partial(tj.lax.reduce_window_sum, window_dimensions=(1, 2),
-                             window_strides=(1, 1), padding=((0, 0), (3, 2)))
-    f_jax = lambda x: jax.lax.reduce_window(x, 0.0, jax.lax.add, (1, 2), (1, 1),  # noqa: E731
-                                            ((0, 0), (3, 2)))
+    f_tj = functools.partial(
+        tj.lax.reduce_window_sum,
+        window_dimensions=(1, 2),
+        window_strides=(1, 1),
+        padding=((0, 0), (3, 2)),
+    )
+    f_jax = lambda x: jax.lax.reduce_window(
+        x,
+        0.0,
+        jax.lax.add,
+        (1, 2),
+        (1, 1),  # noqa: E731
+        ((0, 0), (3, 2)),
+    )
     check_vjp(f_tj, f_jax, [rand(np.random.default_rng(0), (2, 3))])

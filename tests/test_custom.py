@@ -306,6 +306,27 @@ def test_ir_holds_the_function_and_its_rule():
     assert [e.prim.name for e in tj.make_ir(g)(X, Y).eqns] == ["custom_vjp_call"]
 
 
+def test_closing_over_a_concrete_array_under_vmap():
+    scale = rand(rng, (3,))
+
+    @tj.custom_jvp
+    def f(x):
+        return tnp.sin(x) * scale
+
+    f.defjvp(lambda p, t: (f(p[0]), tnp.cos(p[0]) * scale * t[0] * 2.0))
+
+    @tj.custom_vjp
+    def g(x):
+        return tnp.sin(x) * scale
+
+    g.defvjp(lambda x: (g(x), tnp.cos(x)), lambda c, ct: (c * scale * ct * 2.0,))
+    xs = rand(rng, (4, 3))
+    for h in (f, g):
+        loss = lambda xs, h=h: tnp.sum(tj.vmap(h)(xs))
+        assert_close(tj.grad(loss)(xs), 2.0 * np.cos(xs) * scale, 1e-5)
+        assert_close(tj.jit(tj.grad(loss))(xs), 2.0 * np.cos(xs) * scale, 1e-5)
+
+
 def test_closing_over_an_outer_jit_value():
     def outer(x, s):
         @tj.custom_vjp

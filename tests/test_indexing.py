@@ -6,9 +6,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-import tracejit as tj
-import tracejit.numpy as tnp
 from checks import (
     assert_close,
     check_forward,
@@ -18,6 +15,9 @@ from checks import (
     check_vmap,
     rand,
 )
+
+import tracejit as tj
+import tracejit.numpy as tnp
 from tracejit import lax
 from tracejit.errors import ConcretizationError
 
@@ -25,10 +25,12 @@ F32, I32, BOOL, BF16 = np.float32, np.int32, np.bool_, jnp.bfloat16
 A = np.array
 
 
-def check_forward_all(cases: dict) -> None:
+def check_forward_all(cases: dict, eager: bool = True) -> None:
     """``name -> (tj_fn, jax_fn, args)``: eager and jit vs JAX, all in one program each.
 
-    (One jit program per test keeps compile time down; failures name the case.)
+    One jit program per test keeps compile time down; failures name the case.
+    ``eager=False`` skips the op-by-op run (for dtypes whose eager path is the
+    same code as one already checked).
     """
     names = sorted(cases)
     args = {k: list(cases[k][2]) for k in names}
@@ -37,7 +39,8 @@ def check_forward_all(cases: dict) -> None:
         return {k: cases[k][0](*a[k]) for k in names}
 
     expected = jax.jit(lambda a: {k: cases[k][1](*a[k]) for k in names})(args)
-    eager, jitted = tj_all(args), tj.jit(tj_all)(args)
+    eager = tj_all(args) if eager else expected
+    jitted = tj.jit(tj_all)(args)
     for k in names:
         assert_close(eager[k], expected[k], what=f"{k} (eager)")
         assert_close(jitted[k], expected[k], what=f"{k} (jit)")
@@ -47,6 +50,7 @@ def check_forward_all(cases: dict) -> None:
 def combined(fns: list):
     """One function of all the cases' arguments returning all their results."""
     return lambda *xs: tuple(f(x) for f, x in zip(fns, xs, strict=True))
+
 
 # name -> (operand shape, index). Every NumPy index form, alone and mixed.
 GETITEM = {
@@ -103,7 +107,8 @@ def test_getitem_forward(dtype):
         {
             name: (_tnp_getitem(idx), _jnp_getitem(idx), [rand(rng, shape, dtype)])
             for name, (shape, idx) in GETITEM.items()
-        }
+        },
+        eager=dtype in (F32, I32),
     )
 
 
@@ -153,13 +158,14 @@ def test_grad_repeated_indices_accumulates():
 # --- traced (dynamic) indices ----------------------------------------------------------
 
 # name -> (operand shape, index values, function of (x, i))
+SLICE_REV = slice(None, None, -1)
 TRACED = {
     # name -> (operand shape, index values, index expression built from them)
     "scalar": ((5, 3), A(2, I32), lambda i: i),
     "scalar_negative": ((5, 3), A(-2, I32), lambda i: i),
     "scalar_out_of_range_clamps": ((5, 3), A(9, I32), lambda i: i),
     "scalar_below_range_clamps": ((5, 3), A(-9, I32), lambda i: i),
-    "scalar_with_slices": ((4, 5, 3), A(-1, I32), lambda i: (slice(1, None), i, slice(None, None, -1))),
+    "scalar_with_slices": ((4, 5, 3), A(-1, I32), lambda i: (slice(1, None), i, SLICE_REV)),
     "scalar_and_newaxis": ((4, 5), A(3, I32), lambda i: (None, slice(None), i)),
     "array": ((5, 3), A([4, 0, -1, 2], I32), lambda i: i),
     "array_out_of_range_clamps": ((5, 3), A([7, -8], I32), lambda i: (slice(None), i, None)),
@@ -207,15 +213,27 @@ def test_traced_scalar_index_is_a_dynamic_slice():
 VMAP = {
     # name -> (function of (x, i), x shape (batched), i values (batched), in_axes)
     "batched_operand": (lambda x, i: x[i, ::2], (3, 5, 4), A([4, 0, 4], I32), (0, None)),
-    "batched_indices": (lambda x, i: x[i, ::2], (5, 4), A([[1, 2], [0, 0], [4, 3]], I32),
-                        (None, 0)),
+    "batched_indices": (
+        lambda x, i: x[i, ::2],
+        (5, 4),
+        A([[1, 2], [0, 0], [4, 3]], I32),
+        (None, 0),
+    ),
     "both": (lambda x, i: x[:, i], (4, 3, 5), A([[1, 2], [0, 0], [4, 3]], I32), (1, 0)),
     "scalar_index_both": (lambda x, i: x[i], (3, 5), A([4, -1, 9], I32), (0, 0)),
     "scalar_index_only": (lambda x, i: x[1:, i], (3, 5), A([4, -1, 9], I32), (None, 0)),
-    "at_set_both": (lambda x, i: x.at[i].set(2.0), (3, 5), A([[1, 2], [0, 0], [4, 3]], I32),
-                    (0, 0)),
-    "at_add_indices": (lambda x, i: x.at[i, 1].add(x[0, 0]), (5, 3), A([[1, 1], [0, 7]], I32),
-                       (None, 0)),
+    "at_set_both": (
+        lambda x, i: x.at[i].set(2.0),
+        (3, 5),
+        A([[1, 2], [0, 0], [4, 3]], I32),
+        (0, 0),
+    ),
+    "at_add_indices": (
+        lambda x, i: x.at[i, 1].add(x[0, 0]),
+        (5, 3),
+        A([[1, 1], [0, 7]], I32),
+        (None, 0),
+    ),
 }
 
 
@@ -223,7 +241,7 @@ VMAP = {
 def test_vmap_indexing(name):
     fn, xshape, i, in_axes = VMAP[name]
     x = rand(np.random.default_rng(0), xshape)
-    check_vmap(fn, lambda x, i: _jaxify(fn)(x, i), [x, i], in_axes=in_axes)
+    check_vmap(fn, jax.jit(_jaxify(fn)), [x, i], in_axes=in_axes)
 
 
 def _jaxify(fn):
@@ -240,7 +258,7 @@ def test_vmap_getitem_of_grad():
     def jax_f(x, i):
         return jax.grad(lambda x: (x[i] ** 2).sum())(x)
 
-    check_vmap(tj_f, jax_f, [x, i])
+    check_vmap(tj_f, jax.jit(jax_f), [x, i])
 
 
 def test_vmap_dynamic_slice_is_one_gather():
@@ -251,8 +269,10 @@ def test_vmap_dynamic_slice_is_one_gather():
         names = [e.prim.name for e in tj.make_ir(fn)(xs, i).eqns]
         assert names.count("gather") == 1
         assert not {"while", "scan", "dynamic_slice"} & set(names)
-        assert_close(fn(xs, i), jax.vmap(lambda x, i: jax.lax.dynamic_slice(x, (i,), (2,)),
-                                         in_axes=in_axes)(xs, i))
+        assert_close(
+            fn(xs, i),
+            jax.vmap(lambda x, i: jax.lax.dynamic_slice(x, (i,), (2,)), in_axes=in_axes)(xs, i),
+        )
     ir = tj.make_ir(tj.vmap(lambda x, i: x[i], in_axes=(None, 0)))(np.ones((4, 3), F32), i)
     gathers = [e for e in ir.eqns if e.prim.name == "gather"]
     assert len(gathers) == 1 and gathers[0].invars[0].aval.shape == (4, 3)  # operand unbatched
@@ -275,6 +295,7 @@ AT_INDEX = {
     "everything": ((3, 2), Ellipsis, (2,)),
 }
 OPS = ["set", "add", "multiply", "min", "max"]
+AT_ALL_OPS = {"int", "strided_slice", "array_repeated", "array_out_of_range_dropped", "mask"}
 
 
 def _at_fns(idx, op):
@@ -288,15 +309,19 @@ def _at_fns(idx, op):
 
 
 @pytest.mark.parametrize("dtype", [F32, I32, BOOL], ids=str)
-@pytest.mark.parametrize("op", OPS)
-@pytest.mark.parametrize("name", sorted(AT_INDEX))
-def test_at_forward(name, op, dtype):
-    shape, idx, ushape = AT_INDEX[name]
-    if dtype == BOOL and op in ("add", "multiply"):
-        pytest.skip("jax.numpy rejects boolean add/multiply scatters too")
+def test_at_forward(dtype):
     rng = np.random.default_rng(0)
-    tj_fn, jax_fn = _at_fns(idx, op)
-    check_forward(tj_fn, jax_fn, [rand(rng, shape, dtype), rand(rng, ushape, dtype)])
+    # jax.numpy has no boolean add/multiply scatters either.
+    ops = OPS if dtype != BOOL else ["set", "min", "max"]
+    assert AT_ALL_OPS <= set(AT_INDEX)
+    cases = {}
+    for name, (shape, idx, ushape) in AT_INDEX.items():
+        # Every form for set and add; the other ops share their indexing code, so a
+        # few forms (repeats and out-of-range among them) suffice there.
+        for op in ops if name in AT_ALL_OPS else ops[:2] if dtype != BOOL else ops[:1]:
+            args = [rand(rng, shape, dtype), rand(rng, ushape, dtype)]
+            cases[f"{name}-{op}"] = (*_at_fns(idx, op), args)
+    check_forward_all(cases, eager=dtype == F32)
 
 
 @pytest.mark.filterwarnings("ignore:scatter inputs have incompatible types")
@@ -310,24 +335,47 @@ def test_at_updates_promote_like_jax():
 
 
 @pytest.mark.parametrize("op", OPS)
-@pytest.mark.parametrize(
-    "name", ["int", "strided_slice", "array_unique", "array_repeated", "arrays_separated"]
-)
-def test_at_jvp_vjp(name, op):
-    shape, idx, ushape = AT_INDEX[name]
+def test_at_jvp_vjp(op):
+    names = ["int", "strided_slice", "array_unique", "array_repeated", "arrays_separated"]
+    if op in ("min", "max"):  # the largest jvp rules: fewer (still distinct) cases
+        names = ["int", "array_repeated", "arrays_separated"]
     rng = np.random.default_rng(3)
-    args = [rand(rng, shape), rand(rng, ushape)]
-    if op in ("min", "max"):  # make the operand win in some places and lose in others
-        args[1] = args[1] * 2
-    tj_fn, jax_fn = _at_fns(idx, op)
-    if op == "multiply" and name.startswith("array"):
-        # JAX has no updates-gradient of a scatter-mul with (possibly) repeated indices;
-        # we do, so finite differences are the oracle.
-        check_grad_fd(lambda u: tj_fn(args[0].astype(u.dtype), u).sum(), args[1])
-        check_grad_fd(lambda x: (tj_fn(x, args[1].astype(x.dtype)) ** 2).sum(), args[0])
+    xs, us, tj_fns, jax_fns = [], [], [], []
+    for name in names:
+        shape, idx, ushape = AT_INDEX[name]
+        xs.append(rand(rng, shape))
+        # For min/max, larger updates win in some places and lose in others.
+        us.append(rand(rng, ushape) * (2 if op in ("min", "max") else 1))
+        tj_fn, jax_fn = _at_fns(idx, op)
+        tj_fns.append(tj_fn)
+        jax_fns.append(jax_fn)
+    n = len(names)
+
+    def split(fns):
+        return lambda *a: tuple(f(x, u) for f, x, u in zip(fns, a[:n], a[n:], strict=True))
+
+    if op == "multiply":
+        # JAX has no updates-gradient of a scatter-mul whose indices may repeat; we do,
+        # so finite differences are the oracle there (and JAX for the operand).
+        check_jvp(
+            lambda *x: split(tj_fns)(*x, *us), jax.jit(lambda *x: split(jax_fns)(*x, *us)), xs
+        )
+        weights = [rand(rng, s) for s in (np.shape(x) for x in xs)]
+
+        def loss(*us_):
+            outs = split(tj_fns)(*[x.astype(u.dtype) for x, u in zip(xs, us_, strict=True)], *us_)
+            return sum((o * w.astype(o.dtype)).sum() for o, w in zip(outs, weights, strict=True))
+
+        for k in range(n):
+            check_grad_fd(
+                tj.jit(
+                    lambda u, k=k: loss(*[u if j == k else us[j].astype(u.dtype) for j in range(n)])
+                ),
+                us[k],
+            )
         return
-    check_jvp(tj_fn, jax_fn, args)
-    check_vjp(tj_fn, jax_fn, args)
+    check_jvp(split(tj_fns), jax.jit(split(jax_fns)), xs + us)
+    check_vjp(split(tj_fns), jax.jit(split(jax_fns)), xs + us)
 
 
 def test_at_set_repeated_jvp_masks_overwritten():
@@ -335,8 +383,11 @@ def test_at_set_repeated_jvp_masks_overwritten():
     idx = A([2, 0, 2])
     f = lambda x, u: tnp.IndexUpdateHelper(x)[idx].set(u)  # noqa: E731
     out, t = tj.jvp(f, (x, u), (np.ones(4, F32), A([10.0, 20.0, 30.0], F32)))
-    ref_out, ref_t = jax.jvp(lambda x, u: jnp.asarray(x).at[idx].set(u), (x, u),
-                             (np.ones(4, F32), A([10.0, 20.0, 30.0], F32)))
+    ref_out, ref_t = jax.jvp(
+        lambda x, u: jnp.asarray(x).at[idx].set(u),
+        (x, u),
+        (np.ones(4, F32), A([10.0, 20.0, 30.0], F32)),
+    )
     assert_close(out, ref_out)
     assert_close(t, ref_t)
     assert float(t[1]) == 1.0 and float(t[0]) == 20.0 and float(t[2]) in (10.0, 30.0)
@@ -358,11 +409,15 @@ def test_at_get_modes():
     idx = A([0, 7, -1, -9])
     for kw in ({}, {"mode": "clip"}, {"mode": "fill"}, {"mode": "fill", "fill_value": -1.0}):
         assert_close(tnp.IndexUpdateHelper(x)[idx].get(**kw), jnp.asarray(x).at[idx].get(**kw))
-        assert_close(tj.jit(lambda x: x.at[idx].get(**kw))(x), jnp.asarray(x).at[idx].get(**kw))
-    assert_close(tnp.IndexUpdateHelper(x)[9].get(mode="fill"), jnp.asarray(x).at[9].get(
-        mode="fill"))
-    assert_close(tnp.IndexUpdateHelper(x)[idx].add(1.0, mode="clip"),
-                 jnp.asarray(x).at[idx].add(1.0, mode="clip"))
+        got = tj.jit(lambda x, kw=kw: x.at[idx].get(**kw))(x)
+        assert_close(got, jnp.asarray(x).at[idx].get(**kw))
+    assert_close(
+        tnp.IndexUpdateHelper(x)[9].get(mode="fill"), jnp.asarray(x).at[9].get(mode="fill")
+    )
+    assert_close(
+        tnp.IndexUpdateHelper(x)[idx].add(1.0, mode="clip"),
+        jnp.asarray(x).at[idx].add(1.0, mode="clip"),
+    )
 
 
 # --- take / take_along_axis ----------------------------------------------------------------
@@ -378,14 +433,22 @@ TAKE = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(TAKE))
-def test_take(name):
-    shape, idx, kw = TAKE[name]
-    x = rand(np.random.default_rng(0), shape)
-    tj_fn = lambda x: tnp.take(x, idx, **kw)  # noqa: E731
-    jax_fn = lambda x: jnp.take(jnp.asarray(x), idx, **kw)  # noqa: E731
-    check_forward(tj_fn, jax_fn, [x])
-    check_vjp(tj_fn, jax_fn, [x])
+def test_take():
+    rng = np.random.default_rng(0)
+    cases = {}
+    for name, (shape, idx, kw) in TAKE.items():
+        cases[name] = (
+            lambda x, idx=idx, kw=kw: tnp.take(x, idx, **kw),
+            lambda x, idx=idx, kw=kw: jnp.take(x, idx, **kw),
+            [rand(rng, shape)],
+        )
+    check_forward_all(cases)
+    names = sorted(cases)
+    check_vjp(
+        combined([cases[k][0] for k in names]),
+        jax.jit(combined([cases[k][1] for k in names])),
+        [cases[k][2][0] for k in names],
+    )
 
 
 TAKE_ALONG = {
@@ -399,21 +462,33 @@ TAKE_ALONG = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(TAKE_ALONG))
-def test_take_along_axis(name):
-    shape, idx, axis, kw = TAKE_ALONG[name]
-    x = rand(np.random.default_rng(0), shape)
-    tj_fn = lambda x: tnp.take_along_axis(x, idx, axis, **kw)  # noqa: E731
-    jax_fn = lambda x: jnp.take_along_axis(jnp.asarray(x), idx, axis, **kw)  # noqa: E731
-    check_forward(tj_fn, jax_fn, [x])
-    check_vjp(tj_fn, jax_fn, [x])
+def test_take_along_axis():
+    rng = np.random.default_rng(0)
+    cases = {}
+    for name, (shape, idx, axis, kw) in TAKE_ALONG.items():
+        cases[name] = (
+            lambda x, idx=idx, axis=axis, kw=kw: tnp.take_along_axis(x, idx, axis, **kw),
+            lambda x, idx=idx, axis=axis, kw=kw: jnp.take_along_axis(x, idx, axis, **kw),
+            [rand(rng, shape)],
+        )
+    check_forward_all(cases)
+    names = sorted(cases)
+    check_vjp(
+        combined([cases[k][0] for k in names]),
+        jax.jit(combined([cases[k][1] for k in names])),
+        [cases[k][2][0] for k in names],
+    )
 
 
 def test_take_along_axis_argsort_vmap():
     x = rand(np.random.default_rng(0), (3, 4, 5))
     i = np.argsort(x, axis=-1)[..., :2].astype(I32)
-    check_vmap(lambda x, i: tnp.take_along_axis(x, i, -1),
-               lambda x, i: jnp.take_along_axis(x, i, -1), [x, i], in_axes=(1, 1))
+    check_vmap(
+        lambda x, i: tnp.take_along_axis(x, i, -1),
+        jax.jit(lambda x, i: jnp.take_along_axis(x, i, -1)),
+        [x, i],
+        in_axes=(1, 1),
+    )
 
 
 # --- lax-level dynamic_slice / dynamic_update_slice / gather / scatter -------------------------
@@ -428,29 +503,52 @@ DS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(DS))
-def test_dynamic_slice(name):
-    shape, starts, sizes = DS[name]
-    x = rand(np.random.default_rng(0), shape)
-    s = tuple(np.int32(v) for v in starts)
-    tj_fn = lambda x, *s: lax.dynamic_slice(x, s, sizes)  # noqa: E731
-    jax_fn = lambda x, *s: jax.lax.dynamic_slice(x, s, sizes)  # noqa: E731
-    check_forward(tj_fn, jax_fn, [x, *s])
-    check_forward(lambda x: tj_fn(x, *starts), lambda x: jax_fn(x, *starts), [x])
-    check_vjp(lambda x: tj_fn(x, *s), lambda x: jax_fn(x, *s), [x])
-
-
-@pytest.mark.parametrize("name", sorted(DS))
-def test_dynamic_update_slice(name):
-    shape, starts, sizes = DS[name]
+def test_dynamic_slice():
     rng = np.random.default_rng(0)
-    x, u = rand(rng, shape), rand(rng, sizes)
-    s = tuple(np.int32(v) for v in starts)
-    tj_fn = lambda x, u, *s: lax.dynamic_update_slice(x, u, s)  # noqa: E731
-    jax_fn = lambda x, u, *s: jax.lax.dynamic_update_slice(x, u, s)  # noqa: E731
-    check_forward(tj_fn, jax_fn, [x, u, *s])
-    check_jvp(lambda x, u: tj_fn(x, u, *s), lambda x, u: jax_fn(x, u, *s), [x, u])
-    check_vjp(lambda x, u: tj_fn(x, u, *s), lambda x, u: jax_fn(x, u, *s), [x, u])
+    cases = {}
+    for name, (shape, starts, sizes) in DS.items():
+        s = [np.int32(v) for v in starts]
+        cases[name] = (
+            lambda x, *s, sizes=sizes: lax.dynamic_slice(x, s, sizes),
+            lambda x, *s, sizes=sizes: jax.lax.dynamic_slice(x, s, sizes),
+            [rand(rng, shape), *s],
+        )
+        # Python-int starts (static) as well as traced ones.
+        cases[name + "-static"] = (
+            lambda x, s=starts, sizes=sizes: lax.dynamic_slice(x, s, sizes),
+            lambda x, s=starts, sizes=sizes: jax.lax.dynamic_slice(x, s, sizes),
+            [rand(rng, shape)],
+        )
+    check_forward_all(cases)
+    names = sorted(DS)
+    tj_fns = [(lambda x, c=cases[k]: c[0](x, *c[2][1:])) for k in names]
+    jax_fns = [(lambda x, c=cases[k]: c[1](x, *c[2][1:])) for k in names]
+    xs = [cases[k][2][0] for k in names]
+    check_jvp(combined(tj_fns), jax.jit(combined(jax_fns)), xs)
+    check_vjp(combined(tj_fns), jax.jit(combined(jax_fns)), xs)
+
+
+def test_dynamic_update_slice():
+    rng = np.random.default_rng(0)
+    cases = {}
+    for name, (shape, starts, sizes) in DS.items():
+        s = [np.int32(v) for v in starts]
+        cases[name] = (
+            lambda x, u, *s: lax.dynamic_update_slice(x, u, s),
+            lambda x, u, *s: jax.lax.dynamic_update_slice(x, u, s),
+            [rand(rng, shape), rand(rng, sizes), *s],
+        )
+    check_forward_all(cases)
+    names = sorted(DS)
+    n = len(names)
+    starts = [cases[k][2][2:] for k in names]
+
+    def split(fn):
+        return lambda *a: tuple(fn(x, u, *s) for x, u, s in zip(a[:n], a[n:], starts, strict=True))
+
+    args = [cases[k][2][0] for k in names] + [cases[k][2][1] for k in names]
+    check_jvp(split(cases[names[0]][0]), jax.jit(split(cases[names[0]][1])), args)
+    check_vjp(split(cases[names[0]][0]), jax.jit(split(cases[names[0]][1])), args)
 
 
 @pytest.mark.parametrize("in_axes", [(0, 0, 0), (None, 0, 0), (0, None, 0), (1, 0, None)])
@@ -467,16 +565,21 @@ def test_dynamic_update_slice_vmap(in_axes):
     def jax_fn(x, u, i):
         return jax.lax.dynamic_update_slice(x, u, (i, np.int32(0)))
 
-    check_vmap(tj_fn, jax_fn, args, in_axes=in_axes)
-    check_vmap(lambda x, i: lax.dynamic_slice(x, (np.int32(1), i), (3, 2)),
-               lambda x, i: jax.lax.dynamic_slice(x, (np.int32(1), i), (3, 2)),
-               [args[0], args[2]], in_axes=(in_axes[0], in_axes[2]))
+    check_vmap(tj_fn, jax.jit(jax_fn), args, in_axes=in_axes)
+    check_vmap(
+        lambda x, i: lax.dynamic_slice(x, (np.int32(1), i), (3, 2)),
+        jax.jit(lambda x, i: jax.lax.dynamic_slice(x, (np.int32(1), i), (3, 2))),
+        [args[0], args[2]],
+        in_axes=(in_axes[0], in_axes[2]),
+    )
 
 
-GDN = jax.lax.GatherDimensionNumbers(offset_dims=(1,), collapsed_slice_dims=(0,),
-                                     start_index_map=(0,))
-SDN = jax.lax.ScatterDimensionNumbers(update_window_dims=(1,), inserted_window_dims=(0,),
-                                      scatter_dims_to_operand_dims=(0,))
+GDN = jax.lax.GatherDimensionNumbers(
+    offset_dims=(1,), collapsed_slice_dims=(0,), start_index_map=(0,)
+)
+SDN = jax.lax.ScatterDimensionNumbers(
+    update_window_dims=(1,), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,)
+)
 
 
 def test_gather_and_scatter_add_are_transposes():
@@ -578,10 +681,14 @@ def test_lax_errors():
 
 
 def _params(dn, unique=False):
-    from tracejit.primitives.indexing import GatherScatterMode, ScatterDims
+    from tracejit.primitives.gather import GatherScatterMode, ScatterDims
 
-    return dict(dimension_numbers=ScatterDims.of(dn), mode=GatherScatterMode.FILL_OR_DROP,
-                indices_are_sorted=False, unique_indices=unique)
+    return dict(
+        dimension_numbers=ScatterDims.of(dn),
+        mode=GatherScatterMode.FILL_OR_DROP,
+        indices_are_sorted=False,
+        unique_indices=unique,
+    )
 
 
 def test_lax_scatter_repeated_indices_vjp():

@@ -79,8 +79,9 @@ def test_split_fold_in_bits_match_jax():
 def test_bits_uint64_under_x64():
     with jax.enable_x64(True):
         k, jk = tr.key(5), jax.random.PRNGKey(5)
-        np.testing.assert_array_equal(tr.bits(k, (4,), np.uint64),
-                                      jax.random.bits(jk, (4,), np.uint64))
+        np.testing.assert_array_equal(
+            tr.bits(k, (4,), np.uint64), jax.random.bits(jk, (4,), np.uint64)
+        )
 
 
 # (id, tracejit sampler, jax sampler): both called as f(key) with the same key.
@@ -89,16 +90,19 @@ P5 = np.array([0.1, 0.2, 0.3, 0.15, 0.25], np.float32)
 ARR = np.arange(24.0, dtype=np.float32).reshape(4, 6)
 SAMPLERS = [
     ("uniform", lambda m, k: m.uniform(k, (3, 4))),
-    ("uniform_bounds", lambda m, k: m.uniform(k, (2, 3), minval=np.array([-1, 0, 1.0],
-                                                                         np.float32),
-                                              maxval=5.0)),
+    (
+        "uniform_bounds",
+        lambda m, k: m.uniform(k, (2, 3), minval=np.array([-1, 0, 1.0], np.float32), maxval=5.0),
+    ),
     ("uniform_bf16", lambda m, k: m.uniform(k, (6,), jnp.bfloat16)),
     ("uniform_f16", lambda m, k: m.uniform(k, (6,), np.float16, -2, 2)),
     ("normal", lambda m, k: m.normal(k, (4, 3))),
     ("normal_scalar", lambda m, k: m.normal(k)),
     ("truncated_normal", lambda m, k: m.truncated_normal(k, -1.0, 2.0, (5,))),
-    ("truncated_normal_bcast", lambda m, k: m.truncated_normal(
-        k, np.array([-3.0, 0.0], np.float32), 1.0)),
+    (
+        "truncated_normal_bcast",
+        lambda m, k: m.truncated_normal(k, np.array([-3.0, 0.0], np.float32), 1.0),
+    ),
     ("bernoulli", lambda m, k: m.bernoulli(k, 0.3, (8,))),
     ("bernoulli_array_p", lambda m, k: m.bernoulli(k, np.array([0.1, 0.9], np.float32))),
     ("randint", lambda m, k: m.randint(k, (10,), -5, 17)),
@@ -138,31 +142,32 @@ def test_samplers_equal_jax_random(name, sample):
 
 @pytest.mark.parametrize("name, sample", SAMPLERS, ids=SAMPLER_IDS)
 def test_same_numbers_eager_jit_vmap(name, sample):
-    keys = tr.split(tr.key(3), 3)
-    eager = [sample(tr, keys[i]) for i in range(3)]
-    jitted = tj.jit(lambda k: sample(tr, k))
+    keys = tr.split(tr.key(3), 2)
+    eager = [sample(tr, keys[i]) for i in range(2)]
+    tol = _float_tol(eager[0])
+    assert_close(tj.jit(lambda k: sample(tr, k))(keys[1]), eager[1], tol, f"{name} jit")
+    # A batched key gives each member its own stream ...
     batched = tj.vmap(lambda k: sample(tr, k))(keys)
-    for i in range(3):
-        tol = _float_tol(eager[i])
-        assert_close(jitted(keys[i]), eager[i], tol, f"{name} jit")
+    for i in range(2):
         assert_close(batched[i], eager[i], tol, f"{name} vmap member {i}")
-    # A batched key gives independent streams (members differ) ...
-    assert not np.array_equal(np.asarray(batched[0]), np.asarray(batched[1])) or name in (
-        "randint_empty_range", "bernoulli_array_p", "normal_scalar")
+    if name not in ("randint_empty_range", "bernoulli_array_p"):
+        assert not np.array_equal(np.asarray(batched[0]), np.asarray(batched[1]))
     # ... and an unbatched key the same stream for every member.
-    same = tj.vmap(lambda _: sample(tr, keys[0]), axis_size=2)(None) if False else tj.vmap(
-        lambda i: sample(tr, keys[0]), in_axes=0)(np.arange(2))
-    assert_close(same[1], eager[0], _float_tol(eager[0]), f"{name} unbatched key")
+    same = tj.vmap(lambda i: sample(tr, keys[0]))(np.arange(2))
+    assert_close(same[1], eager[0], tol, f"{name} unbatched key")
 
 
 def test_vmap_matches_jax_vmap():
     keys = tr.split(tr.key(9), 4)
     jkeys = jax.random.split(jax.random.PRNGKey(9), 4)
     np.testing.assert_array_equal(keys, jkeys)
-    for f in (lambda m, k: m.normal(k, (3,)), lambda m, k: m.permutation(k, 6),
-              lambda m, k: m.split(k, 3)):
-        assert_close(tj.vmap(lambda k: f(tr, k))(keys), jax.vmap(lambda k: f(jax.random, k))(
-            jkeys), 1e-6)
+    for f in (
+        lambda m, k: m.normal(k, (3,)),
+        lambda m, k: m.permutation(k, 6),
+        lambda m, k: m.split(k, 3),
+    ):
+        got = tj.vmap(lambda k, f=f: f(tr, k))(keys)
+        assert_close(got, jax.vmap(lambda k, f=f: f(jax.random, k))(jkeys), 1e-6)
 
 
 def test_fold_in_under_vmap_of_data():
@@ -206,7 +211,7 @@ def test_combinatorics_properties():
     perm = np.asarray(tr.permutation(k, 100))
     assert sorted(perm) == list(range(100)) and not np.array_equal(perm, np.arange(100))
     rows = np.asarray(tr.permutation(k, ARR, axis=1, independent=True))
-    assert all(sorted(row) == sorted(orig) for row, orig in zip(rows, ARR))
+    assert all(sorted(row) == sorted(orig) for row, orig in zip(rows, ARR, strict=True))
     draws = np.asarray(tr.choice(k, 50, (50,), replace=False))
     assert sorted(draws) == list(range(50))
     weighted = np.asarray(tr.choice(k, 4, (N,), p=np.array([0.1, 0.2, 0.3, 0.4], np.float32)))
@@ -226,8 +231,11 @@ def test_reparameterized_gradients_match_jax():
         return loss
 
     lo, hi = np.float32(-0.5), np.array([1, 2, 3, 4, 5, 6], np.float32)
-    assert_close(tj.grad(f(tr, tj.numpy), argnums=(0, 1))(lo, hi),
-                 jax.grad(f(jax.random, jnp), argnums=(0, 1))(lo, hi), 1e-5)
+    assert_close(
+        tj.grad(f(tr, tj.numpy), argnums=(0, 1))(lo, hi),
+        jax.grad(f(jax.random, jnp), argnums=(0, 1))(lo, hi),
+        1e-5,
+    )
 
 
 @pytest.mark.parametrize(
@@ -240,19 +248,28 @@ def test_reparameterized_gradients_match_jax():
         (lambda: tr.bits(tr.key(0), (2,), np.float32), TypeError, "unsigned integer"),
         (lambda: tr.randint(tr.key(0), (2,), 0, 5, np.float32), TypeError, "integer dtype"),
         (lambda: tr.bernoulli(tr.key(0), np.int32(1)), TypeError, "floating dtype"),
-        (lambda: tr.uniform(tr.key(0), (2,), minval=np.zeros(3, np.float32)), ValueError,
-         r"shape \(3,\) does not broadcast to the sample shape \(2,\)"),
+        (
+            lambda: tr.uniform(tr.key(0), (2,), minval=np.zeros(3, np.float32)),
+            ValueError,
+            r"shape \(3,\) does not broadcast to the sample shape \(2,\)",
+        ),
         (lambda: tr.uniform(tr.key(0), (-1,)), ValueError, "negative"),
         (lambda: tr.key(1.5), TypeError, "integer scalar"),
         (lambda: tr.fold_in(tr.key(0), 1.5), TypeError, "integer scalar"),
         (lambda: tr.choice(tr.key(0), 3, (5,), replace=False), ValueError, "larger sample"),
         (lambda: tr.choice(tr.key(0), 0, (2,)), ValueError, "greater than 0"),
         (lambda: tr.choice(tr.key(0), 4, p=np.ones(3, np.float32)), ValueError, "shape"),
-        (lambda: tr.categorical(tr.key(0), np.zeros((2, 3), np.float32), shape=(4,)),
-         ValueError, "batch shape"),
+        (
+            lambda: tr.categorical(tr.key(0), np.zeros((2, 3), np.float32), shape=(4,)),
+            ValueError,
+            "batch shape",
+        ),
         (lambda: tr.permutation(tr.key(0), np.float32(3)), TypeError, "integer"),
-        (lambda: tr.threefry2x32(np.zeros(2, np.uint32), np.zeros(3, np.uint32)), TypeError,
-         r"counter must be a uint32\[2, \.\.\.\]"),
+        (
+            lambda: tr.threefry2x32(np.zeros(2, np.uint32), np.zeros(3, np.uint32)),
+            TypeError,
+            r"counter must be a uint32\[2, \.\.\.\]",
+        ),
     ],
 )
 def test_errors(call, exc, match):

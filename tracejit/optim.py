@@ -111,26 +111,40 @@ class sgd:  # noqa: N801  (optax's spelling)
         direction, velocity = grads, None
         if self.momentum:
             m = self.momentum
-            velocity = _map(lambda g, v: tnp.add(g, tnp.multiply(_scalar_like(m, v), v)),
-                            grads, state.momentum)
+            velocity = _map(
+                lambda g, v: tnp.add(g, tnp.multiply(_scalar_like(m, v), v)), grads, state.momentum
+            )
             if self.nesterov:
-                direction = _map(lambda g, v: tnp.add(g, tnp.multiply(_scalar_like(m, v), v)),
-                                 grads, velocity)
+                direction = _map(
+                    lambda g, v: tnp.add(g, tnp.multiply(_scalar_like(m, v), v)), grads, velocity
+                )
             else:
                 direction = velocity
-        updates = _map(lambda d: tnp.multiply(_scalar_like(-1, d),
-                                              tnp.multiply(_scalar_like(lr, d), d)), direction)
+        updates = _map(
+            lambda d: tnp.multiply(_scalar_like(-1, d), tnp.multiply(_scalar_like(lr, d), d)),
+            direction,
+        )
         return updates, SgdState(_increment(state.count), velocity)
 
 
 def _adam_moments(b1: float, b2: float, eps: float, grads: Any, state: AdamState):
     """New moments and the bias-corrected direction ``mu_hat / (sqrt(nu_hat) + eps)``."""
     count = _increment(state.count)
-    mu = _map(lambda g, m: tnp.add(tnp.multiply(_scalar_like(b1, m), m),
-                                   tnp.multiply(_scalar_like(1 - b1, g), g)), grads, state.mu)
-    nu = _map(lambda g, v: tnp.add(tnp.multiply(_scalar_like(b2, v), v),
-                                   tnp.multiply(_scalar_like(1 - b2, g), tnp.square(g))),
-              grads, state.nu)
+    mu = _map(
+        lambda g, m: tnp.add(
+            tnp.multiply(_scalar_like(b1, m), m), tnp.multiply(_scalar_like(1 - b1, g), g)
+        ),
+        grads,
+        state.mu,
+    )
+    nu = _map(
+        lambda g, v: tnp.add(
+            tnp.multiply(_scalar_like(b2, v), v),
+            tnp.multiply(_scalar_like(1 - b2, g), tnp.square(g)),
+        ),
+        grads,
+        state.nu,
+    )
 
     def direction(m, v):
         # Bias correction: the moments start at zero, so divide by 1 - b**t.
@@ -164,8 +178,10 @@ class adam:  # noqa: N801
         _check("adam", grads, state, AdamState._fields)
         lr = _lr(self.lr, state.count)
         count, mu, nu, direction = _adam_moments(self.b1, self.b2, self.eps, grads, state)
-        updates = _map(lambda d: tnp.multiply(_scalar_like(-1, d),
-                                              tnp.multiply(_scalar_like(lr, d), d)), direction)
+        updates = _map(
+            lambda d: tnp.multiply(_scalar_like(-1, d), tnp.multiply(_scalar_like(lr, d), d)),
+            direction,
+        )
         return updates, AdamState(count, mu, nu)
 
 
@@ -193,8 +209,10 @@ class adamw:  # noqa: N801
           ValueError: when ``params`` is None.
         """
         if params is None:
-            raise ValueError("adamw.update: params are required for weight decay; call "
-                             "update(grads, state, params)")
+            raise ValueError(
+                "adamw.update: params are required for weight decay; call "
+                "update(grads, state, params)"
+            )
         _check("adamw", grads, state, AdamState._fields)
         lr = _lr(self.lr, state.count)
         count, mu, nu, direction = _adam_moments(self.b1, self.b2, self.eps, grads, state)
@@ -215,11 +233,8 @@ def apply_updates(params: Any, updates: Any) -> Any:
     """
     p_tree, u_tree = tree_util.tree_structure(params), tree_util.tree_structure(updates)
     if p_tree != u_tree:
-        raise ValueError(
-            f"apply_updates: params have structure {p_tree} but updates have {u_tree}"
-        )
-    return _map(lambda p, u: convert_element_type(tnp.add(p, u), aval_of(p).dtype), params,
-                updates)
+        raise ValueError(f"apply_updates: params have structure {p_tree} but updates have {u_tree}")
+    return _map(lambda p, u: convert_element_type(tnp.add(p, u), aval_of(p).dtype), params, updates)
 
 
 __all__ = ["AdamState", "SgdState", "adam", "adamw", "apply_updates", "sgd"]

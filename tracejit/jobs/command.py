@@ -8,6 +8,7 @@ gives ``examples/*.py`` the same behaviour for one shipped config.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,23 +35,42 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def add_run_options(
+    parser: argparse.ArgumentParser, out_default: str = "runs/<config>-<timestamp>/"
+) -> None:
+    """The options of a run: ``--out``, ``--steps``, ``--no-progress``."""
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"where metrics.json and loss.png go (default: {out_default})",
+    )
+    parser.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="train for N steps instead of the config's [train] steps",
+    )
+    parser.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="no progress bar"
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``run`` subcommand's arguments."""
     shipped = ", ".join(config_mod.shipped_configs())
     parser.add_argument(
-        "config", nargs="?", default=None, metavar="CONFIG",
+        "config",
+        nargs="?",
+        default=None,
+        metavar="CONFIG",
         help=f"a TOML file, or the name of a shipped config ({shipped}); "
-             f"default: {config_mod.DEFAULT_CONFIG}",
-    )  # fmt: skip
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
-                        help="where metrics.json and loss.png go "
-                             "(default: runs/<config>-<timestamp>/)")
-    parser.add_argument("--steps", type=_positive_int, default=None, metavar="N",
-                        help="train for N steps instead of the config's [train] steps")
-    parser.add_argument("--no-progress", dest="progress", action="store_false",
-                        help="no progress bar")
-    parser.add_argument("--list", action="store_true",
-                        help="list the shipped configs and exit")
+        f"default: {config_mod.DEFAULT_CONFIG}",
+    )
+    add_run_options(parser)
+    parser.add_argument("--list", action="store_true", help="list the shipped configs and exit")
 
 
 def _list_configs() -> int:
@@ -61,6 +81,19 @@ def _list_configs() -> int:
         default = " (default)" if name == config_mod.DEFAULT_CONFIG else ""
         print(f"{name.ljust(width)}  {cfg.description}{default}")
     return 0
+
+
+class _UsageError(Exception):
+    """A bad command-line value (exit code 2, as argparse)."""
+
+
+def _check_out_dir(out: Path) -> None:
+    """Fail before the job runs when ``--out`` cannot be a directory."""
+    for parent in (out, *out.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise _UsageError(f"--out {out}: {parent} exists and is not a directory")
+            return
 
 
 def _fail(message: str, code: int) -> int:
@@ -77,15 +110,20 @@ def execute(args: argparse.Namespace, *, write: bool = True) -> tuple[int, Resul
         if args.list:
             return _list_configs(), None
         cfg = jobs.load_config(args.config)
-        log = Log(progress=args.progress)
-        log.info(f"{cfg.name}: job {cfg.job} from {cfg.path}")
-        result = jobs.run_job(cfg, steps=args.steps, log=log)
-        print("\n".join(summary_lines(cfg, result)), flush=True)
+        if args.steps is not None:  # metrics.json records the settings actually run
+            cfg = dataclasses.replace(cfg, settings=jobs.with_steps(cfg.settings, args.steps))
+        out = None
         if write or args.out is not None:
             out = args.out if args.out is not None else default_out_dir(cfg.name)
+            _check_out_dir(out)
+        log = Log(progress=args.progress)
+        log.info(f"{cfg.name}: job {cfg.job} from {cfg.path}")
+        result = jobs.run_job(cfg, log=log)
+        print("\n".join(summary_lines(cfg, result)), flush=True)
+        if out is not None:
             written = write_outputs(cfg, result, out)
             print("wrote " + ", ".join(str(p) for p in written))
-    except jobs.ConfigError as e:
+    except (jobs.ConfigError, _UsageError) as e:
         return _fail(str(e), EXIT_USAGE), None
     except jobs.JobError as e:
         return _fail(str(e), EXIT_FAILED), None
@@ -121,10 +159,9 @@ def example_main(config: str, argv: Sequence[str] | None = None) -> Result:
         description=f"{jobs.load_config(config).description} "
                     f"(the same as `tracejit run {config}`)",
     )  # fmt: skip
-    add_arguments(parser)
-    parser.set_defaults(config=config)
+    add_run_options(parser, out_default="nowhere: only print the summary")
     args = parser.parse_args(argv)
-    args.config = config
+    args.config, args.list = config, False
     code, result = execute(args, write=False)
     if result is None:
         raise SystemExit(code)

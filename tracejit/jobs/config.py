@@ -49,8 +49,9 @@ class ConfigError(ValueError):
         super().__init__(f"{where}: {message}")
 
 
-def setting(default: Any, *, lo: float | None = None, hi: float | None = None,
-            exclusive_lo: bool = False) -> Any:
+def setting(
+    default: Any, *, lo: float | None = None, hi: float | None = None, exclusive_lo: bool = False
+) -> Any:
     """A dataclass field with a default and an optional allowed range ``[lo, hi]``.
 
     Args:
@@ -111,16 +112,23 @@ def resolve(spec: str | Path | None) -> Path:
     if path.exists():
         raise ConfigError(spec, None, "is not a file; pass a TOML config file")
     known = ", ".join(shipped_configs())
-    raise ConfigError(spec, None, f"no such file, nor a shipped config of that name "
-                                  f"(shipped: {known})")
+    raise ConfigError(
+        spec, None, f"no such file, nor a shipped config of that name (shipped: {known})"
+    )
 
 
 # --- checking values ------------------------------------------------------------------------
 
 
 def _describe(value: Any) -> str:
-    kind = {bool: "boolean", int: "integer", float: "float", str: "string", list: "list",
-            dict: "table"}.get(type(value), type(value).__name__)
+    kind = {
+        bool: "boolean",
+        int: "integer",
+        float: "float",
+        str: "string",
+        list: "list",
+        dict: "table",
+    }.get(type(value), type(value).__name__)
     text = repr(value)
     return f"{kind} {text if len(text) <= 40 else text[:37] + '...'}"
 
@@ -136,7 +144,8 @@ def _type_name(tp: Any) -> str:
     if dataclasses.is_dataclass(tp):
         return "a table"
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
-        tp, getattr(tp, "__name__", str(tp)))
+        tp, getattr(tp, "__name__", str(tp))
+    )
 
 
 class _Ctx:
@@ -216,8 +225,10 @@ def _build(cls: type, table: dict, prefix: str, ctx: _Ctx) -> Any:
             close = difflib.get_close_matches(key, fields, n=1)
             hint = f"did you mean {prefix}{close[0]!r}? " if close else ""
             table_name = f"[{prefix[:-1]}]" if prefix else "the top level"
-            raise ctx.fail(f"{prefix}{key}", f"unknown key; {hint}known keys in {table_name}: "
-                                              f"{', '.join(fields)}")
+            raise ctx.fail(
+                f"{prefix}{key}",
+                f"unknown key; {hint}known keys in {table_name}: {', '.join(fields)}",
+            )
     values = {}
     for name, field in fields.items():
         if name in table:
@@ -229,8 +240,9 @@ def _build(cls: type, table: dict, prefix: str, ctx: _Ctx) -> Any:
 # --- loading --------------------------------------------------------------------------------
 
 
-def parse(text: str, file: str | Path, jobs: Mapping[str, Callable[[], type]]
-          ) -> tuple[str, str, Any]:
+def parse(
+    text: str, file: str | Path, jobs: Mapping[str, Callable[[], type]]
+) -> tuple[str, str, Any]:
     """Parse config text: returns ``(job name, description, settings)``.
 
     Args:

@@ -54,24 +54,31 @@ def _load_npz(path: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         with np.load(path) as f:
             if "x" not in f or "y" not in f:
-                raise ConfigError(path, "data.file", f"needs arrays 'x' and 'y', has "
-                                                     f"{sorted(f.files)}")
+                raise ConfigError(
+                    path, "data.file", f"needs arrays 'x' and 'y', has {sorted(f.files)}"
+                )
             x, y = f["x"], f["y"]
     except (OSError, ValueError) as e:
         if isinstance(e, ConfigError):
             raise
         raise ConfigError(path, "data.file", f"cannot read as .npz: {e}") from None
     if x.ndim != 2 or y.shape != (x.shape[0],) or not np.issubdtype(y.dtype, np.integer):
-        raise ConfigError(path, "data.file", f"x must be (n, features) and y (n,) integer "
-                                             f"labels; got x {x.shape}, y {y.shape} {y.dtype}")
+        raise ConfigError(
+            path,
+            "data.file",
+            f"x must be (n, features) and y (n,) integer "
+            f"labels; got x {x.shape}, y {y.shape} {y.dtype}",
+        )
     if y.min() < 0 or x.shape[0] < 2:
-        raise ConfigError(path, "data.file", "labels must be >= 0 and there must be at "
-                                             "least two examples")
+        raise ConfigError(
+            path, "data.file", "labels must be >= 0 and there must be at least two examples"
+        )
     return x.astype(np.float32), y.astype(np.int32)
 
 
-def digits(test_fraction: float = 0.2, seed: int = 0, images: bool = False,
-           file: str | None = None) -> Split:
+def digits(
+    test_fraction: float = 0.2, seed: int = 0, images: bool = False, file: str | None = None
+) -> Split:
     """The digits set (1797 8x8 images of handwritten digits), shuffled and split.
 
     Args:

@@ -78,9 +78,9 @@ def clip_and_noise(grads, key, clip_norm: float, noise_multiplier: float):
     sizes = [int(np.prod(g.shape[1:])) for g in leaves]
     noise = random.normal(key, (sum(sizes),), leaves[0].dtype)
     out, start = [], 0
-    for g, size in zip(leaves, sizes):
+    for g, size in zip(leaves, sizes, strict=True):
         summed = tnp.tensordot(scale, g, axes=1)  # sum_i scale_i * g_i
-        z = tnp.reshape(noise[start:start + size], summed.shape)
+        z = tnp.reshape(noise[start : start + size], summed.shape)
         out.append((summed + noise_multiplier * clip_norm * z) / batch)
         start += size
     clipped = tnp.mean((norms > clip_norm).astype(tnp.float32))
@@ -111,15 +111,17 @@ def rdp_sampled_gaussian(q: float, sigma: float, order: int) -> float:
     return log_a / (order - 1)
 
 
-def epsilon(q: float, sigma: float, steps: int, delta: float,
-            orders: range = range(2, 257)) -> float:
+def epsilon(
+    q: float, sigma: float, steps: int, delta: float, orders: range = range(2, 257)
+) -> float:
     """The epsilon of an (epsilon, delta) guarantee after ``steps`` sampled Gaussian steps.
 
     RDP composes by adding over steps; the conversion is
     ``epsilon = min over orders of steps * rdp(order) + log(1 / delta) / (order - 1)``.
     """
-    return min(steps * rdp_sampled_gaussian(q, sigma, a) + math.log(1 / delta) / (a - 1)
-               for a in orders)
+    return min(
+        steps * rdp_sampled_gaussian(q, sigma, a) + math.log(1 / delta) / (a - 1) for a in orders
+    )
 
 
 def run(s: Settings, log: Log) -> Result:
@@ -159,11 +161,20 @@ def run(s: Settings, log: Log) -> Result:
     epochs = s.train.steps * q
     return Result(
         losses=[float(x) for x in stats.losses],
-        summary={"loss": final_loss(stats.losses), "test_accuracy": test_acc,
-                 "epsilon": eps, "steps": s.train.steps, "steps_per_s": stats.steps_per_s,
-                 "compile_s": stats.compile_s},
-        details={"delta": s.dp.delta, "sampling_rate": q, "epochs": epochs,
-                 "clipped_fraction": clipped},
+        summary={
+            "loss": final_loss(stats.losses),
+            "test_accuracy": test_acc,
+            "epsilon": eps,
+            "steps": s.train.steps,
+            "steps_per_s": stats.steps_per_s,
+            "compile_s": stats.compile_s,
+        },
+        details={
+            "delta": s.dp.delta,
+            "sampling_rate": q,
+            "epochs": epochs,
+            "clipped_fraction": clipped,
+        },
         report=[
             f"DP-SGD: clip norm C = {clip:g}, noise multiplier sigma = {sigma:g}, "
             f"sampling rate q = {q:.4f}, {epochs:.1f} epochs",

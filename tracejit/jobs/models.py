@@ -37,8 +37,11 @@ class DigitsCNN:
         """Fresh params ``{"conv1", "conv2", "dense"}`` from a key."""
         keys = random.split(key, 3)
         conv1, conv2, dense = self._layers
-        return {"conv1": conv1.init(keys[0]), "conv2": conv2.init(keys[1]),
-                "dense": dense.init(keys[2])}
+        return {
+            "conv1": conv1.init(keys[0]),
+            "conv2": conv2.init(keys[1]),
+            "dense": dense.init(keys[2]),
+        }
 
     def __call__(self, params: dict, x: Any) -> Any:
         conv1, conv2, dense = self._layers

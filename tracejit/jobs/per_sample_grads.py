@@ -71,7 +71,7 @@ def grad_norms(grads) -> np.ndarray:
 
 def loop_grads(grad_one, params, xs, ys) -> list:
     """Per-sample gradients the slow way: one compiled call per example."""
-    return [grad_one(params, x, y) for x, y in zip(xs, ys)]
+    return [grad_one(params, x, y) for x, y in zip(xs, ys, strict=True)]
 
 
 def chunked(fn, params, xs, ys, size: int) -> list:
@@ -86,8 +86,10 @@ def chunked(fn, params, xs, ys, size: int) -> list:
 
 def max_abs_diff(a, b) -> float:
     """The largest absolute difference between the leaves of two pytrees."""
-    return max(float(np.max(np.abs(np.asarray(x) - np.asarray(y))))
-               for x, y in zip(tree_util.tree_leaves(a), tree_util.tree_leaves(b)))
+    return max(
+        float(np.max(np.abs(np.asarray(x) - np.asarray(y))))
+        for x, y in zip(tree_util.tree_leaves(a), tree_util.tree_leaves(b), strict=True)
+    )
 
 
 def run(s: Settings, log: Log) -> Result:
@@ -125,8 +127,7 @@ def run(s: Settings, log: Log) -> Result:
     grad_one = tj.jit(tj.grad(example_loss_fn(model)))
     log.info(f"per-sample gradients of {n} test examples: jit(vmap(grad)) vs a loop")
     vmap_first, vmap_s = time_call(vmapped, params, xs, ys, repeats=s.compare.repeats)
-    loop_first, loop_s = time_call(loop_grads, grad_one, params, xs, ys,
-                                   repeats=s.compare.repeats)
+    loop_first, loop_s = time_call(loop_grads, grad_one, params, xs, ys, repeats=s.compare.repeats)
     g_vmap = vmapped(params, xs, ys)
     g_loop = tj.stack_params(loop_grads(grad_one, params, xs, ys))
     diff = max_abs_diff(g_vmap, g_loop)
@@ -145,10 +146,13 @@ def run(s: Settings, log: Log) -> Result:
     n_params = sum(int(np.size(p)) for p in tree_util.tree_leaves(params))
     speedup = loop_s / vmap_s
     report = [f"per-sample gradients of {n} examples (CNN, {n_params:,} parameters each):"]
-    report += table(("route", "first call", "then per batch"), [
-        ("jit(vmap(grad))", fmt_time(vmap_first), fmt_time(vmap_s)),
-        (f"loop of jit(grad), {n} calls", fmt_time(loop_first), fmt_time(loop_s)),
-    ])
+    report += table(
+        ("route", "first call", "then per batch"),
+        [
+            ("jit(vmap(grad))", fmt_time(vmap_first), fmt_time(vmap_s)),
+            (f"loop of jit(grad), {n} calls", fmt_time(loop_first), fmt_time(loop_s)),
+        ],
+    )
     report += [
         f"  vmap is {speedup:.1f}x faster; max |vmap - loop| = {diff:.2e}; "
         f"max |mean(per-sample) - batch grad| = {mean_diff:.2e}",
@@ -158,12 +162,24 @@ def run(s: Settings, log: Log) -> Result:
     ]
     return Result(
         losses=[float(x) for x in stats.losses],
-        summary={"loss": final_loss(stats.losses), "test_accuracy": test_acc,
-                 "steps": s.train.steps, "steps_per_s": stats.steps_per_s,
-                 "compile_s": stats.compile_s, "vmap_speedup": speedup},
-        details={"vmap_s": vmap_s, "loop_s": loop_s, "vmap_first_call_s": vmap_first,
-                 "loop_first_call_s": loop_first, "max_abs_diff_vmap_loop": diff,
-                 "max_abs_diff_mean_batch": mean_diff, "median_norm_right": med_right,
-                 "median_norm_wrong": med_wrong, "parameters": n_params},
+        summary={
+            "loss": final_loss(stats.losses),
+            "test_accuracy": test_acc,
+            "steps": s.train.steps,
+            "steps_per_s": stats.steps_per_s,
+            "compile_s": stats.compile_s,
+            "vmap_speedup": speedup,
+        },
+        details={
+            "vmap_s": vmap_s,
+            "loop_s": loop_s,
+            "vmap_first_call_s": vmap_first,
+            "loop_first_call_s": loop_first,
+            "max_abs_diff_vmap_loop": diff,
+            "max_abs_diff_mean_batch": mean_diff,
+            "median_norm_right": med_right,
+            "median_norm_wrong": med_wrong,
+            "parameters": n_params,
+        },
         report=report,
     )

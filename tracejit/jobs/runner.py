@@ -24,14 +24,20 @@ except ImportError:  # tqdm is an optional extra: no bar without it
     tqdm = None
 
 
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
 class Progress:
     """One phase's progress bar (a no-op when bars are off or tqdm is missing)."""
 
     def __init__(self, total: int, desc: str, enabled: bool, stream: TextIO) -> None:
         self._bar = None
-        if enabled and tqdm is not None:
-            self._bar = tqdm(total=total, desc=desc, file=stream, dynamic_ncols=True,
-                             leave=False, disable=None)
+        if enabled and tqdm is not None and _isatty(stream):  # no bar in logs and pipes
+            self._bar = tqdm(total=total, desc=desc, file=stream, dynamic_ncols=True, leave=False)
 
     def update(self, n: int = 1, **postfix: Any) -> None:
         """Advance by ``n`` steps; ``postfix`` values (e.g. ``loss=0.3``) show next to the bar.
@@ -45,6 +51,11 @@ class Progress:
             shown = {k: f"{float(np.mean(v)):.4g}" for k, v in postfix.items()}
             self._bar.set_postfix(shown, refresh=False)
         self._bar.update(n)
+
+    def describe(self, desc: str) -> None:
+        """Change the bar's label (e.g. while the first step compiles)."""
+        if self._bar is not None:
+            self._bar.set_description_str(desc)
 
     def close(self) -> None:
         if self._bar is not None:
@@ -67,8 +78,9 @@ class Log:
       stream: where bars and messages go (default: stderr for bars, stdout for messages).
     """
 
-    def __init__(self, *, progress: bool = True, verbose: bool = True,
-                 stream: TextIO | None = None) -> None:
+    def __init__(
+        self, *, progress: bool = True, verbose: bool = True, stream: TextIO | None = None
+    ) -> None:
         self.show_progress, self.verbose, self._stream = progress, verbose, stream
 
     def progress(self, total: int, desc: str) -> Progress:
@@ -126,9 +138,14 @@ class LoopStats:
     steps_per_s: float | None
 
 
-def run_steps(step: Callable[..., tuple[Any, Any]], carry: Any,
-              batch: Callable[[int], tuple], steps: int, log: Log,
-              desc: str = "train") -> LoopStats:
+def run_steps(
+    step: Callable[..., tuple[Any, Any]],
+    carry: Any,
+    batch: Callable[[int], tuple],
+    steps: int,
+    log: Log,
+    desc: str = "train",
+) -> LoopStats:
     """Run ``carry, loss = step(carry, *batch(i))`` for ``i < steps`` under a progress bar.
 
     The first call traces and compiles ``step`` (when jit-compiled) and runs it
@@ -142,11 +159,12 @@ def run_steps(step: Callable[..., tuple[Any, Any]], carry: Any,
     """
     losses = []
     every = max(1, steps // 100)
-    with log.progress(steps, desc) as bar:
+    with log.progress(steps, f"{desc} (compiling)") as bar:
         t0 = time.perf_counter()
         carry, loss = step(carry, *batch(0))
         block(loss)
         compile_s = time.perf_counter() - t0
+        bar.describe(desc)
         losses.append(loss)
         bar.update(1, loss=loss)
         shown = 1
@@ -195,6 +213,6 @@ def table(header: tuple[str, ...], rows: list[tuple]) -> list[str]:
     """Lines of a left-aligned text table (numbers formatted by the caller)."""
     cells = [tuple(str(c) for c in header)] + [tuple(str(c) for c in r) for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return ["  " + line for line in lines]

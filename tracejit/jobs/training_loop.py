@@ -32,7 +32,7 @@ from tracejit.jobs.sections import DigitsData, MLPModel, Train, make_optimizer
 
 @dataclass(frozen=True)
 class Settings:
-    """The ``training_loop`` config: ``seed`` and the ``[data]``, ``[model]``, ``[train]`` tables."""
+    """The ``training_loop`` config: ``seed`` and the data, model and train tables."""
 
     seed: int = setting(0)
     data: DigitsData = section(DigitsData)
@@ -50,8 +50,9 @@ def run(s: Settings, log: Log) -> Result:
     model = mlp(data.features, s.model.hidden, data.classes, s.model.activation)
     opt = make_optimizer(s.train)
     params = model.init(random.key(s.seed))
-    log.info(f"MLP {model.sizes} on {len(data.x_train)} training examples, "
-             f"{len(data.x_test)} held out")
+    log.info(
+        f"MLP {model.sizes} on {len(data.x_train)} training examples, {len(data.x_test)} held out"
+    )
 
     def loss_fn(params, x, y):
         return nn.cross_entropy(model(params, x), y)
@@ -77,11 +78,17 @@ def run(s: Settings, log: Log) -> Result:
     n_params = sum(int(np.size(p)) for p in tj.tree_util.tree_leaves(params))
     return Result(
         losses=[float(x) for x in stats.losses],
-        summary={"loss": final_loss(stats.losses), "test_accuracy": test_acc,
-                 "steps": s.train.steps, "steps_per_s": stats.steps_per_s,
-                 "compile_s": stats.compile_s},
+        summary={
+            "loss": final_loss(stats.losses),
+            "test_accuracy": test_acc,
+            "steps": s.train.steps,
+            "steps_per_s": stats.steps_per_s,
+            "compile_s": stats.compile_s,
+        },
         details={"train_accuracy": train_acc, "parameters": n_params},
-        report=[f"MLP {model.sizes} ({n_params:,} parameters): train accuracy "
-                f"{train_acc:.2%}, test accuracy {test_acc:.2%} "
-                f"(chance: {1 / data.classes:.0%})"],
+        report=[
+            f"MLP {model.sizes} ({n_params:,} parameters): train accuracy "
+            f"{train_acc:.2%}, test accuracy {test_acc:.2%} "
+            f"(chance: {1 / data.classes:.0%})"
+        ],
     )

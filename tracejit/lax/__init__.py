@@ -10,10 +10,10 @@ from tracejit.primitives.elementwise import (  # noqa: F401
     sinh, sqrt, sub, tan, tanh,
 )
 from tracejit.primitives.linalg import dot_general  # noqa: F401
-from tracejit.primitives.indexing import (  # noqa: F401
-    GatherDimensionNumbers, GatherScatterMode, ScatterDimensionNumbers, dynamic_slice,
-    dynamic_update_slice, gather,
+from tracejit.primitives.gather import (  # noqa: F401
+    GatherDimensionNumbers, GatherScatterMode, ScatterDimensionNumbers, gather,
 )
+from tracejit.primitives.indexing import dynamic_slice, dynamic_update_slice  # noqa: F401
 from tracejit.primitives.scatter import (  # noqa: F401
     scatter, scatter_add, scatter_max, scatter_min, scatter_mul,
 )
@@ -40,3 +40,4 @@ from tracejit.primitives.cumulative import cummax, cummin, cumprod, cumsum  # no
 from tracejit.primitives.reductions import (  # noqa: F401,E402
     argmax, argmin, reduce_and, reduce_max, reduce_min, reduce_or, reduce_prod,
 )
+from tracejit.primitives.sorting import sort, sort_key_val  # noqa: F401,E402

@@ -17,9 +17,9 @@ import numpy as np
 from tracejit import dtypes
 from tracejit.interpret import eval_ir
 from tracejit.ir import Aval, ClosedIR
+from tracejit.primitives import elementwise as ew
 from tracejit.primitives.cond import cond_p
 from tracejit.primitives.control_flow import close_over
-from tracejit.primitives import elementwise as ew
 from tracejit.primitives.scan import scan_p
 from tracejit.primitives.while_loop import while_p
 from tracejit.tracing import Tracer, aval_of, is_arraylike, trace_flat
@@ -60,8 +60,14 @@ def _types(avals: Sequence[Aval]) -> str:
     return "(" + ", ".join(str(a) for a in avals) + ")"
 
 
-def _trace(fun: Callable, in_tree: Any, in_avals: Sequence[Aval], what: str, name: str,
-           post: Callable[[Any], Any] | None = None) -> tuple[ClosedIR, Any]:
+def _trace(
+    fun: Callable,
+    in_tree: Any,
+    in_avals: Sequence[Aval],
+    what: str,
+    name: str,
+    post: Callable[[Any], Any] | None = None,
+) -> tuple[ClosedIR, Any]:
     """Trace ``fun(*unflatten(in_tree, tracers))``; ``post`` may reshape the output."""
     box: list = []
 
@@ -78,8 +84,9 @@ def _trace(fun: Callable, in_tree: Any, in_avals: Sequence[Aval], what: str, nam
     return cir, box[0]
 
 
-def _check_carry(what: str, name: str, tree: Any, avals: Sequence[Aval], out_tree: Any,
-                 out_avals: Sequence[Aval]) -> list[Aval] | None:
+def _check_carry(
+    what: str, name: str, tree: Any, avals: Sequence[Aval], out_tree: Any, out_avals: Sequence[Aval]
+) -> list[Aval] | None:
     """Check a loop body keeps the carry's structure and types.
 
     Returns promoted carry avals when a weakly typed carry (a Python scalar) must
@@ -144,8 +151,14 @@ def cond(pred: Any, true_fun: Callable, false_fun: Callable, *operands: Any) -> 
         index = ew.convert_element_type(pred, _INT32)
     else:
         index = int(bool(np.asarray(pred)))
-    return _branch("cond", index, [false_fun, true_fun], ["false_fun", "true_fun"], operands,
-                   check_order=(1, 0))
+    return _branch(
+        "cond",
+        index,
+        [false_fun, true_fun],
+        ["false_fun", "true_fun"],
+        operands,
+        check_order=(1, 0),
+    )
 
 
 def switch(index: Any, branches: Sequence[Callable], *operands: Any) -> Any:
@@ -156,8 +169,9 @@ def switch(index: Any, branches: Sequence[Callable], *operands: Any) -> Any:
         branch list, or branches whose outputs differ in structure or type.
     """
     if not isinstance(branches, Sequence) or not branches:
-        raise TypeError("switch: branches must be a non-empty sequence of callables, got "
-                        f"{branches!r}")
+        raise TypeError(
+            f"switch: branches must be a non-empty sequence of callables, got {branches!r}"
+        )
     _check_callable("switch", **{f"branch {i}": b for i, b in enumerate(branches)})
     aval = _scalar_aval("switch", "index", index)
     if not dtypes.is_integer(aval.dtype):
@@ -172,8 +186,14 @@ def switch(index: Any, branches: Sequence[Callable], *operands: Any) -> Any:
     return _branch("switch", index, list(branches), names, operands)
 
 
-def _branch(what: str, index: Any, funs: list, names: list[str], operands: tuple,
-            check_order: Sequence[int] | None = None) -> Any:
+def _branch(
+    what: str,
+    index: Any,
+    funs: list,
+    names: list[str],
+    operands: tuple,
+    check_order: Sequence[int] | None = None,
+) -> Any:
     leaves, in_tree = tree_util.tree_flatten(operands)
     for i, op in enumerate(operands):
         check_leaves(f"{what} operand {i}", op)
@@ -227,11 +247,11 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
     avals = [aval_of(x) for x in leaves]
     args_tree = tree_util.tree_structure((init_val,))
     while True:
-        body, out_tree = _trace(body_fun, args_tree, avals, "while_loop", "body_fun",
-                                post=lambda out: (out,))
+        body, out_tree = _trace(
+            body_fun, args_tree, avals, "while_loop", "body_fun", post=lambda out: (out,)
+        )
         out_tree = tree_util.treedef_children(out_tree)[0]
-        promoted = _check_carry("while_loop", "body_fun", tree, avals, out_tree,
-                                body.out_avals)
+        promoted = _check_carry("while_loop", "body_fun", tree, avals, out_tree, body.out_avals)
         if promoted is None:
             break
         leaves, avals = _promote(leaves, avals, promoted), promoted
@@ -244,8 +264,15 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
         )
     (cond_ir,), cond_consts = close_over([cond_ir])
     (body,), body_consts = close_over([body])
-    outs = while_p.bind(*cond_consts, *body_consts, *leaves, cond=cond_ir, body=body,
-                        cond_nconsts=len(cond_consts), body_nconsts=len(body_consts))
+    outs = while_p.bind(
+        *cond_consts,
+        *body_consts,
+        *leaves,
+        cond=cond_ir,
+        body=body,
+        cond_nconsts=len(cond_consts),
+        body_nconsts=len(body_consts),
+    )
     return tree_util.tree_unflatten(tree, outs)
 
 
@@ -260,11 +287,10 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any) -> Any:
     lo_aval = _scalar_aval("fori_loop", "lower", lower)
     hi_aval = _scalar_aval("fori_loop", "upper", upper)
     if not (dtypes.is_integer(lo_aval.dtype) and dtypes.is_integer(hi_aval.dtype)):
-        raise TypeError(
-            f"fori_loop: lower and upper must be integers, got {lo_aval} and {hi_aval}"
-        )
-    dtype, _ = dtypes.result_type((lo_aval.dtype, lo_aval.weak_type),
-                                  (hi_aval.dtype, hi_aval.weak_type))
+        raise TypeError(f"fori_loop: lower and upper must be integers, got {lo_aval} and {hi_aval}")
+    dtype, _ = dtypes.result_type(
+        (lo_aval.dtype, lo_aval.weak_type), (hi_aval.dtype, hi_aval.weak_type)
+    )
     check_leaves("fori_loop init_val", init_val)
     x_tree = tree_util.tree_structure(init_val)
     x_avals = [aval_of(x) for x in tree_util.tree_leaves(init_val)]
@@ -280,8 +306,9 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any) -> Any:
     if not isinstance(lower, Tracer) and not isinstance(upper, Tracer):
         lo, hi = int(np.asarray(lower)), int(np.asarray(upper))
         i0 = np.asarray(lo, dtype)[()]
-        (_, x), _ = scan(lambda c, _: (step(*c), None), (i0, init_val), None,
-                         length=max(hi - lo, 0))
+        (_, x), _ = scan(
+            lambda c, _: (step(*c), None), (i0, init_val), None, length=max(hi - lo, 0)
+        )
         return x
     i0 = ew.convert_element_type(lower, dtype)
     hi = ew.convert_element_type(upper, dtype)
@@ -292,8 +319,14 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any) -> Any:
 # --- scan / map -----------------------------------------------------------------------------
 
 
-def scan(f: Callable, init: Any, xs: Any, length: int | None = None, reverse: bool = False,
-         unroll: int | bool = 1) -> tuple[Any, Any]:
+def scan(
+    f: Callable,
+    init: Any,
+    xs: Any,
+    length: int | None = None,
+    reverse: bool = False,
+    unroll: int | bool = 1,
+) -> tuple[Any, Any]:
     """Loop ``carry, y = f(carry, x)`` over the leading axis of ``xs``.
 
     Returns ``(final carry, ys)`` with the ``y``s stacked along a new leading
@@ -322,15 +355,22 @@ def scan(f: Callable, init: Any, xs: Any, length: int | None = None, reverse: bo
         in_tree = tree_util.tree_structure((init, xs))
         body, out_tree = _trace(f, in_tree, [*avals, *x_avals], "scan", "f", post=_pair)
         carry_tree, y_tree = tree_util.treedef_children(out_tree)
-        promoted = _check_carry("scan", "f", tree, avals, carry_tree,
-                                body.out_avals[: len(avals)])
+        promoted = _check_carry("scan", "f", tree, avals, carry_tree, body.out_avals[: len(avals)])
         if promoted is None:
             break
         leaves, avals = _promote(leaves, avals, promoted), promoted
     (body,), consts = close_over([body])
-    outs = scan_p.bind(*consts, *leaves, *x_leaves, body=body, num_consts=len(consts),
-                       num_carry=len(leaves), length=length, reverse=bool(reverse),
-                       unroll=int(unroll))
+    outs = scan_p.bind(
+        *consts,
+        *leaves,
+        *x_leaves,
+        body=body,
+        num_consts=len(consts),
+        num_carry=len(leaves),
+        length=length,
+        reverse=bool(reverse),
+        unroll=int(unroll),
+    )
     carry = tree_util.tree_unflatten(tree, outs[: len(leaves)])
     return carry, tree_util.tree_unflatten(y_tree, outs[len(leaves) :])
 
@@ -362,9 +402,7 @@ def _scan_length(xs: Any, x_leaves: list, length: int | None) -> int:
     if not sizes:
         raise ValueError("scan: there are no xs to scan over, so pass length=...")
     if len({n for _, n in sizes}) > 1:
-        listing = "; ".join(
-            f"length={n}" if p == "length=" else f"xs{p} has {n}" for p, n in sizes
-        )
+        listing = "; ".join(f"length={n}" if p == "length=" else f"xs{p} has {n}" for p, n in sizes)
         raise ValueError(f"scan: the xs disagree on the scanned length: {listing}")
     return int(sizes[0][1])
 

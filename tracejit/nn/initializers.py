@@ -55,8 +55,13 @@ def variance_scaling(scale: float, mode: str, distribution: str) -> Callable[...
             "normal or uniform"
         )
 
-    def init(key: Any, shape: Sequence[int], dtype: Any = dtypes.float32, in_axis: Axis = -2,
-             out_axis: Axis = -1) -> Any:
+    def init(
+        key: Any,
+        shape: Sequence[int],
+        dtype: Any = dtypes.float32,
+        in_axis: Axis = -2,
+        out_axis: Axis = -1,
+    ) -> Any:
         shape = canonical_shape(init.__name__, shape)
         dtype = dtypes.canonicalize(dtype)
         fan_in, fan_out = _fans(init.__name__, shape, in_axis, out_axis)
@@ -93,15 +98,37 @@ def _named(name: str, scale: float, mode: str, distribution: str, doc: str):
     return init
 
 
-glorot_uniform = _named("glorot_uniform", 1.0, "fan_avg", "uniform",
-                        "Glorot/Xavier uniform: U(-a, a) with a = sqrt(6 / (fan_in + fan_out)).")
-glorot_normal = _named("glorot_normal", 1.0, "fan_avg", "truncated_normal",
-                       "Glorot/Xavier normal: variance 2 / (fan_in + fan_out), truncated.")
-he_normal = _named("he_normal", 2.0, "fan_in", "truncated_normal",
-                   "He/Kaiming normal: variance 2 / fan_in, truncated at two sigma.")
-he_uniform = _named("he_uniform", 2.0, "fan_in", "uniform",
-                    "He/Kaiming uniform: variance 2 / fan_in.")
-lecun_normal = _named("lecun_normal", 1.0, "fan_in", "truncated_normal",
-                      "LeCun normal: variance 1 / fan_in, truncated at two sigma.")
-lecun_uniform = _named("lecun_uniform", 1.0, "fan_in", "uniform",
-                       "LeCun uniform: variance 1 / fan_in.")
+glorot_uniform = _named(
+    "glorot_uniform",
+    1.0,
+    "fan_avg",
+    "uniform",
+    "Glorot/Xavier uniform: U(-a, a) with a = sqrt(6 / (fan_in + fan_out)).",
+)
+glorot_normal = _named(
+    "glorot_normal",
+    1.0,
+    "fan_avg",
+    "truncated_normal",
+    "Glorot/Xavier normal: variance 2 / (fan_in + fan_out), truncated.",
+)
+he_normal = _named(
+    "he_normal",
+    2.0,
+    "fan_in",
+    "truncated_normal",
+    "He/Kaiming normal: variance 2 / fan_in, truncated at two sigma.",
+)
+he_uniform = _named(
+    "he_uniform", 2.0, "fan_in", "uniform", "He/Kaiming uniform: variance 2 / fan_in."
+)
+lecun_normal = _named(
+    "lecun_normal",
+    1.0,
+    "fan_in",
+    "truncated_normal",
+    "LeCun normal: variance 1 / fan_in, truncated at two sigma.",
+)
+lecun_uniform = _named(
+    "lecun_uniform", 1.0, "fan_in", "uniform", "LeCun uniform: variance 1 / fan_in."
+)

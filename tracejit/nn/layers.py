@@ -47,8 +47,7 @@ class Dense:
         return {"w": w, "b": tnp.zeros((self.out_features,), dtype)}
 
     def __call__(self, params: dict, x: Any) -> Any:
-        x = _features(f"Dense({self.in_features}, {self.out_features})", x, -1,
-                      self.in_features)
+        x = _features(f"Dense({self.in_features}, {self.out_features})", x, -1, self.in_features)
         return tnp.add(tnp.matmul(x, params["w"]), params["b"])
 
 
@@ -68,18 +67,20 @@ class MLP:
         if len(sizes) < 2:
             raise ValueError(f"MLP: sizes {sizes} need at least an input and an output size")
         object.__setattr__(self, "sizes", sizes)
-        object.__setattr__(self, "layers", tuple(Dense(a, b) for a, b in zip(sizes, sizes[1:])))
+        layers = tuple(Dense(a, b) for a, b in zip(sizes, sizes[1:], strict=False))
+        object.__setattr__(self, "layers", layers)
 
     def init(self, key: Any, dtype: Any = dtypes.float32) -> list:
         """Fresh params: one split key per layer."""
         keys = split_list("MLP.init", key, len(self.layers))
-        return [layer.init(k, dtype) for k, layer in zip(keys, self.layers)]
+        return [layer.init(k, dtype) for k, layer in zip(keys, self.layers, strict=True)]
 
     def __call__(self, params: Sequence[dict], x: Any) -> Any:
         if len(params) != len(self.layers):
-            raise ValueError(f"MLP{self.sizes}: expected {len(self.layers)} layer params, "
-                             f"got {len(params)}")
-        for i, (layer, p) in enumerate(zip(self.layers, params)):
+            raise ValueError(
+                f"MLP{self.sizes}: expected {len(self.layers)} layer params, got {len(params)}"
+            )
+        for i, (layer, p) in enumerate(zip(self.layers, params, strict=True)):
             x = layer(p, x)
             if i < len(self.layers) - 1:
                 x = self.activation(x)
@@ -150,8 +151,10 @@ class LayerNorm:
 
     def init(self, key: Any = None, dtype: Any = dtypes.float32) -> dict:
         """Fresh params (the key is accepted for a uniform interface and not used)."""
-        return {"scale": tnp.ones((self.features,), dtype),
-                "bias": tnp.zeros((self.features,), dtype)}
+        return {
+            "scale": tnp.ones((self.features,), dtype),
+            "bias": tnp.zeros((self.features,), dtype),
+        }
 
     def __call__(self, params: dict, x: Any) -> Any:
         x = _features(f"LayerNorm({self.features})", x, -1, self.features)
@@ -159,6 +162,4 @@ class LayerNorm:
         centered = tnp.subtract(x, mean)
         var = tnp.mean(tnp.square(centered), axis=-1, keepdims=True)
         inv = tnp.reciprocal(tnp.sqrt(tnp.add(var, self.eps)))
-        return tnp.add(tnp.multiply(tnp.multiply(centered, inv), params["scale"]),
-                       params["bias"])
-
+        return tnp.add(tnp.multiply(tnp.multiply(centered, inv), params["scale"]), params["bias"])

@@ -20,8 +20,11 @@ Window = int | Sequence[int]
 def _window_args(name: str, x: Any, window: Window, strides: Window | None, padding: Any):
     """Full-rank window params: size-1 windows over the leading (batch, channel) axes."""
     shape = aval_of(x).shape
-    window = (int(window),) * 2 if isinstance(window, (int, np.integer)) else tuple(
-        int(w) for w in window)
+    window = (
+        (int(window),) * 2
+        if isinstance(window, (int, np.integer))
+        else tuple(int(w) for w in window)
+    )
     k = len(window)
     if not 1 <= k <= len(shape):
         raise ValueError(
@@ -40,13 +43,18 @@ def _window_args(name: str, x: Any, window: Window, strides: Window | None, padd
     else:
         pads = tuple((int(lo), int(hi)) for lo, hi in padding)
         if len(pads) != k:
-            raise ValueError(f"{name}: padding {padding!r} needs one (low, high) pair per "
-                             f"window dim {window}")
+            raise ValueError(
+                f"{name}: padding {padding!r} needs one (low, high) pair per window dim {window}"
+            )
     return (1,) * lead + window, (1,) * lead + strides, ((0, 0),) * lead + pads
 
 
-def max_pool(x: Any, window: Window, strides: Window | None = None,
-             padding: str | Sequence[tuple[int, int]] = "VALID") -> Any:
+def max_pool(
+    x: Any,
+    window: Window,
+    strides: Window | None = None,
+    padding: str | Sequence[tuple[int, int]] = "VALID",
+) -> Any:
     """Maximum over windows of the trailing axes (NCHW: an int window covers H and W).
 
     Args:
@@ -63,8 +71,12 @@ def max_pool(x: Any, window: Window, strides: Window | None = None,
     return reduce_window_max(x, *_window_args("max_pool", x, window, strides, padding))
 
 
-def avg_pool(x: Any, window: Window, strides: Window | None = None,
-             padding: str | Sequence[tuple[int, int]] = "VALID") -> Any:
+def avg_pool(
+    x: Any,
+    window: Window,
+    strides: Window | None = None,
+    padding: str | Sequence[tuple[int, int]] = "VALID",
+) -> Any:
     """Mean over windows of the trailing axes; padded positions count as zeros.
 
     Arguments as in :func:`max_pool`.

@@ -25,6 +25,7 @@ from tracejit.numpy.creation import *  # noqa: F401,F403
 from tracejit.numpy.elementwise import *  # noqa: F401,F403
 from tracejit.numpy.indexing import *  # noqa: F401,F403
 from tracejit.numpy.linalg import *  # noqa: F401,F403
+from tracejit.numpy.nanfunctions import *  # noqa: F401,F403
 from tracejit.numpy.reductions import *  # noqa: F401,F403
 from tracejit.numpy.shapes import *  # noqa: F401,F403
 from tracejit.numpy.sorting import *  # noqa: F401,F403

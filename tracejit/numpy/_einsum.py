@@ -26,7 +26,7 @@ from tracejit.numpy._promote import asarray_arg, convert, result_dtype
 from tracejit.primitives import elementwise as ew
 from tracejit.primitives.linalg import dot_general
 from tracejit.primitives.reductions import reduce_sum
-from tracejit.primitives.shape import broadcast_in_dim, reshape, transpose
+from tracejit.primitives.shape import broadcast_in_dim, broadcasted_iota, reshape, transpose
 from tracejit.tracing import aval_of
 
 _LABELS = frozenset(string.ascii_letters)
@@ -47,9 +47,10 @@ def promote_dtypes(name: str, *args: Any) -> list:
 
 def offset_mask(shape: tuple[int, ...], p: int, q: int, offset: int = 0) -> Any:
     """Boolean array of ``shape``: True where (index along q) == (index along p) + offset."""
-    rows = broadcast_in_dim(np.arange(shape[p], dtype=np.int32) + np.int32(offset), shape, (p,))
-    cols = broadcast_in_dim(np.arange(shape[q], dtype=np.int32), shape, (q,))
-    return ew.eq(cols, rows)
+    rows = broadcasted_iota(np.int32, shape, p)
+    if offset:
+        rows = ew.add(rows, np.int32(offset))
+    return ew.eq(broadcasted_iota(np.int32, shape, q), rows)
 
 
 def where_or_zero(mask: Any, x: Any) -> Any:

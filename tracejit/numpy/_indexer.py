@@ -30,12 +30,22 @@ from tracejit import dtypes
 from tracejit.errors import ConcretizationError
 from tracejit.numpy._promote import broadcast_shapes
 from tracejit.primitives.elementwise import add, convert_element_type, lt, select_n
-from tracejit.primitives.indexing import GatherDims
+from tracejit.primitives.gather import GatherDims
 from tracejit.primitives.shape import broadcast_in_dim, concatenate
 from tracejit.tracing import Tracer, aval_of, concrete_or_none
 
 INDEX_DTYPE = np.dtype(np.int32)
 _CONCRETE = (np.ndarray, jax.Array)
+
+
+def as_operand(name: str, x: Any) -> Any:
+    """The array being indexed: traced and jax arrays as they are, others converted."""
+    if isinstance(x, (Tracer, jax.Array)):
+        return x
+    from tracejit.numpy._promote import asarray_arg
+    from tracejit.numpy.creation import asarray
+
+    return asarray(asarray_arg(name, x))
 
 
 class Parsed(NamedTuple):

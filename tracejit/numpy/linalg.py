@@ -1,9 +1,9 @@
 """tracejit.numpy linear algebra (also seen by users as ``tnp.linalg``).
 
 Every product is one ``dot_general`` (plus reshapes/transposes around it);
-diagonals are iota masks (a select) and a ``reduce_sum`` over one axis, so
-they need no gather and are linear, differentiable and batchable through the
-rules of those primitives.
+diagonals are iota masks (a select) and a ``reduce_sum`` over one axis, then
+a slice, so they need no gather and are linear, differentiable and batchable
+through the rules of those primitives.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tracejit.numpy._promote import asarray_arg, canonical_axes, canonical_axis,
 from tracejit.primitives import elementwise as ew
 from tracejit.primitives.linalg import dot_general
 from tracejit.primitives.reductions import reduce_sum
-from tracejit.primitives.shape import broadcast_in_dim, reshape, transpose
+from tracejit.primitives.shape import broadcast_in_dim, pad, reshape, slice_in_dim, transpose
 from tracejit.tracing import aval_of
 
 __all__ = [
@@ -231,15 +231,15 @@ def tensordot(
 
 
 def _resize_last(v: Any, size: int) -> Any:
-    """``v``'s last axis truncated or zero-extended to ``size``: out[.., i] = v[.., i]."""
+    """``v``'s last axis cut or zero-padded to ``size``: out[.., i] = v[.., i] (or 0)."""
     shape = aval_of(v).shape
-    n = shape[-1]
-    if n == size:
-        return v
-    r = len(shape)
-    big = shape[:-1] + (size, n)
-    vb = broadcast_in_dim(v, big, tuple(range(r - 1)) + (r,))
-    return reduce_sum(where_or_zero(offset_mask(big, r - 1, r), vb), (r,))
+    n, r = shape[-1], len(shape)
+    if size < n:
+        return slice_in_dim(v, 0, size, axis=r - 1)
+    if size > n:
+        config = [(0, 0, 0)] * (r - 1) + [(0, size - n, 0)]
+        return pad(v, np.zeros((), aval_of(v).dtype)[()], config)
+    return v
 
 
 def _summable(x: Any) -> tuple[Any, bool]:
@@ -322,9 +322,7 @@ def diag(v: Any, k: int = 0) -> Any:
     k = int(k)
     size = aval.shape[0] + abs(k)
     # w = v zero-extended; out[i, i+k] = w[i] (k >= 0), out[j-k, j] = w[j] (k < 0).
-    w, was_bool = _summable(v)
-    w = _resize_last(w, size)
-    w = convert(w, dtypes.bool_) if was_bool else w
+    w = _resize_last(v, size)
     rows = broadcast_in_dim(w, (size, size), (0,) if k >= 0 else (1,))
     return where_or_zero(offset_mask((size, size), 0, 1, k), rows)
 

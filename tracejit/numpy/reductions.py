@@ -25,7 +25,7 @@ from tracejit.tracing import Tracer, aval_of
 
 __all__ = [
     "sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std",
-    "all", "any", "cumsum", "cumprod", "nansum", "nanmean", "nanprod", "nanmax", "nanmin",
+    "all", "any", "cumsum", "cumprod",
 ]  # fmt: skip
 
 
@@ -132,15 +132,12 @@ def _lowest(dtype: np.dtype, sign: int) -> Any:
     return sign * np.inf
 
 
-def _isnan(x: Any) -> Any:
-    return ew.ne(x, x)
-
-
 # --- sum / prod -------------------------------------------------------------------------------
 
 
-def _accumulate(name, reducer, bool_reducer, combine, identity, a, axis, dtype, out,
-                keepdims, initial, where):
+def _accumulate(
+    name, reducer, bool_reducer, combine, identity, a, axis, dtype, out, keepdims, initial, where
+):
     _no_out(name, out)
     a, aval = _operand(name, a)
     axes = _axes(name, axis, aval.ndim)
@@ -161,8 +158,15 @@ def _accumulate(name, reducer, bool_reducer, combine, identity, a, axis, dtype, 
     return _result(_keep(res, axes, aval.shape, keepdims), out_dtype)
 
 
-def sum(a: Any, axis: Any = None, dtype: Any = None, out: None = None,  # noqa: A001
-        keepdims: bool = False, initial: Any = None, where: Any = None) -> Any:
+def sum(
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    out: None = None,
+    keepdims: bool = False,
+    initial: Any = None,
+    where: Any = None,
+) -> Any:
     """Sum over ``axis`` (all axes when None).
 
     Bool and small integers sum in the default int (bool -> int32); float16 and
@@ -172,19 +176,51 @@ def sum(a: Any, axis: Any = None, dtype: Any = None, out: None = None,  # noqa: 
     Raises:
       ValueError: an axis out of bounds or repeated.
     """
-    return _accumulate("sum", red.reduce_sum, red.reduce_or, ew.add, 0, a, axis, dtype, out,
-                       keepdims, initial, where)
+    return _accumulate(
+        "sum",
+        red.reduce_sum,
+        red.reduce_or,
+        ew.add,
+        0,
+        a,
+        axis,
+        dtype,
+        out,
+        keepdims,
+        initial,
+        where,
+    )
 
 
-def prod(a: Any, axis: Any = None, dtype: Any = None, out: None = None,
-         keepdims: bool = False, initial: Any = None, where: Any = None) -> Any:
+def prod(
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    out: None = None,
+    keepdims: bool = False,
+    initial: Any = None,
+    where: Any = None,
+) -> Any:
     """Product over ``axis``, with the dtype rules of :func:`sum`."""
-    return _accumulate("prod", red.reduce_prod, red.reduce_and, ew.mul, 1, a, axis, dtype, out,
-                       keepdims, initial, where)
+    return _accumulate(
+        "prod",
+        red.reduce_prod,
+        red.reduce_and,
+        ew.mul,
+        1,
+        a,
+        axis,
+        dtype,
+        out,
+        keepdims,
+        initial,
+        where,
+    )
 
 
-def _count(name: str, aval: Any, axes: tuple[int, ...], keepdims: bool, where: Any,
-           dtype: np.dtype) -> Any:
+def _count(
+    name: str, aval: Any, axes: tuple[int, ...], keepdims: bool, where: Any, dtype: np.dtype
+) -> Any:
     """How many elements each reduction sees (a literal unless ``where`` is given)."""
     if where is None:
         return np.asarray(math.prod(aval.shape[i] for i in axes), dtype)[()]
@@ -192,8 +228,15 @@ def _count(name: str, aval: Any, axes: tuple[int, ...], keepdims: bool, where: A
     return sum(mask, axis=axes, dtype=dtype, keepdims=keepdims)
 
 
-def mean(a: Any, axis: Any = None, dtype: Any = None, out: None = None,
-         keepdims: bool = False, *, where: Any = None) -> Any:
+def mean(
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    out: None = None,
+    keepdims: bool = False,
+    *,
+    where: Any = None,
+) -> Any:
     """Arithmetic mean over ``axis``; bool and integer inputs give the default float.
 
     The mean of an empty selection is nan (0/0), as in JAX.
@@ -212,8 +255,10 @@ def _variance(name: str, a, axis, dtype, out, ddof, keepdims, where) -> Any:
     _no_out(name, out)
     a, aval = _operand(name, a)
     if dtypes.is_complex(aval.dtype):
-        raise TypeError(f"{name}: complex operands are not supported, got {aval}; "
-                        "take the variance of the real and imaginary parts separately")
+        raise TypeError(
+            f"{name}: complex operands are not supported, got {aval}; "
+            "take the variance of the real and imaginary parts separately"
+        )
     axes = _axes(name, axis, aval.ndim)
     if dtype is None:
         out_dtype = _to_inexact(aval.dtype)
@@ -223,25 +268,43 @@ def _variance(name: str, a, axis, dtype, out, ddof, keepdims, where) -> Any:
     a = convert(a, comp)
     # var = sum(|x - mean|^2) / (N - ddof); nan where N - ddof <= 0 (as JAX does).
     centered = ew.sub(a, mean(a, axis=axes, dtype=comp, keepdims=True, where=where))
-    total = sum(ew.mul(centered, centered), axis=axes, dtype=comp, keepdims=keepdims,
-                where=where)
-    count = _count(name, aval, axes, keepdims, where, comp)
-    res = _result(ew.div(total, ew.sub(count, np.asarray(ddof, comp)[()])), out_dtype)
-    res_shape = aval_of(res).shape
+    total = sum(ew.mul(centered, centered), axis=axes, dtype=comp, keepdims=keepdims, where=where)
+    ddof_ = np.asarray(ddof, comp)[()]
     if where is None:
-        return res if count - ddof > 0 else _result(_full(np.nan, res_shape, out_dtype), out_dtype)
-    ok = ew.gt(count, np.asarray(ddof, comp)[()])
-    return ew.select_n(ok, _full(np.nan, res_shape, out_dtype), res)
+        # A static count: N <= ddof gives nan with no dependence on ``a`` (zero gradient).
+        n = math.prod(aval.shape[i] for i in axes)
+        if n - ddof <= 0:
+            return _result(_full(np.nan, aval_of(total).shape, out_dtype), out_dtype)
+        return _result(ew.div(total, np.asarray(n - ddof, comp)[()]), out_dtype)
+    count = _count(name, aval, axes, keepdims, where, comp)
+    res = _result(ew.div(total, ew.sub(count, ddof_)), out_dtype)
+    return ew.select_n(ew.gt(count, ddof_), _full(np.nan, aval_of(res).shape, out_dtype), res)
 
 
-def var(a: Any, axis: Any = None, dtype: Any = None, out: None = None, ddof: int = 0,
-        keepdims: bool = False, *, where: Any = None) -> Any:
+def var(
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    out: None = None,
+    ddof: int = 0,
+    keepdims: bool = False,
+    *,
+    where: Any = None,
+) -> Any:
     """Variance over ``axis``: ``sum(|x - mean|**2) / (N - ddof)`` (nan if N <= ddof)."""
     return _variance("var", a, axis, dtype, out, ddof, keepdims, where)
 
 
-def std(a: Any, axis: Any = None, dtype: Any = None, out: None = None, ddof: int = 0,
-        keepdims: bool = False, *, where: Any = None) -> Any:
+def std(
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    out: None = None,
+    ddof: int = 0,
+    keepdims: bool = False,
+    *,
+    where: Any = None,
+) -> Any:
     """Standard deviation over ``axis``: the square root of :func:`var`."""
     return ew.sqrt(_variance("std", a, axis, dtype, out, ddof, keepdims, where))
 
@@ -270,8 +333,14 @@ def _extremum(name, reducer, combine, sign, a, axis, out, keepdims, initial, whe
     return _result(_keep(res, axes, aval.shape, keepdims), aval.dtype)
 
 
-def max(a: Any, axis: Any = None, out: None = None, keepdims: bool = False,  # noqa: A001
-        initial: Any = None, where: Any = None) -> Any:
+def max(
+    a: Any,
+    axis: Any = None,
+    out: None = None,
+    keepdims: bool = False,
+    initial: Any = None,
+    where: Any = None,
+) -> Any:
     """Maximum over ``axis``; ``initial`` is a lower bound for the result.
 
     Raises:
@@ -281,8 +350,14 @@ def max(a: Any, axis: Any = None, out: None = None, keepdims: bool = False,  # n
     return _extremum("max", red.reduce_max, ew.max, -1, a, axis, out, keepdims, initial, where)
 
 
-def min(a: Any, axis: Any = None, out: None = None, keepdims: bool = False,  # noqa: A001
-        initial: Any = None, where: Any = None) -> Any:
+def min(
+    a: Any,
+    axis: Any = None,
+    out: None = None,
+    keepdims: bool = False,
+    initial: Any = None,
+    where: Any = None,
+) -> Any:
     """Minimum over ``axis``; ``initial`` is an upper bound for the result (see :func:`max`)."""
     return _extremum("min", red.reduce_min, ew.min, 1, a, axis, out, keepdims, initial, where)
 
@@ -307,8 +382,9 @@ def _arg(name: str, lax_fn, a: Any, axis: Any, out: Any, keepdims: bool) -> Any:
         ax = _axis_index(name, axis, aval.ndim)
         dims, n = (ax,), aval.shape[ax]
     if n == 0:
-        raise ValueError(f"{name}: attempt to get {name} of an empty sequence (operand {aval}, "
-                         f"axis={axis!r})")
+        raise ValueError(
+            f"{name}: attempt to get {name} of an empty sequence (operand {aval}, axis={axis!r})"
+        )
     res = lax_fn(a, ax, dtypes.default_int())
     return _keep(res, dims, aval.shape, keepdims)
 
@@ -334,14 +410,16 @@ def _logical(name, reducer, identity, a, axis, out, keepdims, where) -> Any:
     return _result(_keep(reducer(a, axes), axes, aval.shape, keepdims), dtypes.bool_)
 
 
-def all(a: Any, axis: Any = None, out: None = None, keepdims: bool = False,  # noqa: A001
-        *, where: Any = None) -> Any:
+def all(
+    a: Any, axis: Any = None, out: None = None, keepdims: bool = False, *, where: Any = None
+) -> Any:
     """Whether every element along ``axis`` is nonzero (True for an empty selection)."""
     return _logical("all", red.reduce_and, True, a, axis, out, keepdims, where)
 
 
-def any(a: Any, axis: Any = None, out: None = None, keepdims: bool = False,  # noqa: A001
-        *, where: Any = None) -> Any:
+def any(
+    a: Any, axis: Any = None, out: None = None, keepdims: bool = False, *, where: Any = None
+) -> Any:
     """Whether some element along ``axis`` is nonzero (False for an empty selection)."""
     return _logical("any", red.reduce_or, False, a, axis, out, keepdims, where)
 
@@ -375,62 +453,3 @@ def cumsum(a: Any, axis: int | None = None, dtype: Any = None, out: None = None)
 def cumprod(a: Any, axis: int | None = None, dtype: Any = None, out: None = None) -> Any:
     """Cumulative product along ``axis`` (of the flattened array when None); bool -> int32."""
     return _cumulative("cumprod", cum.cumprod, a, axis, dtype, out)
-
-
-# --- NaN-ignoring variants ------------------------------------------------------------------------
-
-
-def _nan_to(a: Any, value: Any) -> tuple[Any, bool]:
-    """``a`` with NaNs replaced by ``value`` (and whether ``a`` can hold NaNs)."""
-    aval = aval_of(a)
-    if not dtypes.is_inexact(aval.dtype):
-        return a, False
-    return ew.select_n(_isnan(a), a, _full(value, aval.shape, aval.dtype)), True
-
-
-def nansum(a: Any, axis: Any = None, dtype: Any = None, out: None = None,
-           keepdims: bool = False, initial: Any = None, where: Any = None) -> Any:
-    """:func:`sum` treating NaNs as zero."""
-    a, _ = _nan_to(_operand("nansum", a)[0], 0)
-    return sum(a, axis, dtype, out, keepdims, initial, where)
-
-
-def nanprod(a: Any, axis: Any = None, dtype: Any = None, out: None = None,
-            keepdims: bool = False, initial: Any = None, where: Any = None) -> Any:
-    """:func:`prod` treating NaNs as one."""
-    a, _ = _nan_to(_operand("nanprod", a)[0], 1)
-    return prod(a, axis, dtype, out, keepdims, initial, where)
-
-
-def _nan_extremum(name, fn, sign, a, axis, out, keepdims, initial, where) -> Any:
-    a, aval = _operand(name, a)
-    filled, inexact = _nan_to(a, _lowest(aval.dtype, sign))
-    res = fn(filled, axis, out, keepdims, initial, where)
-    if not inexact:
-        return res
-    all_nan = all(_isnan(a), axis=axis, keepdims=keepdims)
-    return ew.select_n(all_nan, res, _full(np.nan, aval_of(res).shape, aval.dtype))
-
-
-def nanmax(a: Any, axis: Any = None, out: None = None, keepdims: bool = False,
-           initial: Any = None, where: Any = None) -> Any:
-    """:func:`max` ignoring NaNs (NaN where every element is NaN)."""
-    return _nan_extremum("nanmax", max, -1, a, axis, out, keepdims, initial, where)
-
-
-def nanmin(a: Any, axis: Any = None, out: None = None, keepdims: bool = False,
-           initial: Any = None, where: Any = None) -> Any:
-    """:func:`min` ignoring NaNs (NaN where every element is NaN)."""
-    return _nan_extremum("nanmin", min, 1, a, axis, out, keepdims, initial, where)
-
-
-def nanmean(a: Any, axis: Any = None, dtype: Any = None, out: None = None,
-            keepdims: bool = False, *, where: Any = None) -> Any:
-    """:func:`mean` of the non-NaN elements."""
-    a, aval = _operand("nanmean", a)
-    if not dtypes.is_inexact(aval.dtype):
-        return mean(a, axis, dtype, out, keepdims, where=where)
-    _no_out("nanmean", out)
-    dtype = aval.dtype if dtype is None else dtypes.canonicalize(dtype)
-    count = sum(ew.bitwise_not(_isnan(a)), axis, dtype, None, keepdims, where=where)
-    return ew.div(nansum(a, axis, dtype, None, keepdims, where=where), count)

@@ -6,8 +6,8 @@ from typing import Any
 
 from tracejit import dtypes
 from tracejit.numpy._promote import asarray_arg, canonical_axis
-from tracejit.primitives.shape import reshape
-from tracejit.primitives.sorting import iota_along, reverse_along, sort_p
+from tracejit.primitives.shape import reshape, rev
+from tracejit.primitives.sorting import iota_along, sort_p
 from tracejit.tracing import aval_of
 
 __all__ = ["sort", "argsort"]
@@ -55,7 +55,7 @@ def sort(
     """
     a, axis = _prepare("sort", a, axis, kind, order)
     (out,) = sort_p.bind(a, dimension=axis, is_stable=bool(stable), num_keys=1)
-    return reverse_along(out, axis) if descending else out
+    return rev(out, (axis,)) if descending else out
 
 
 def argsort(
@@ -93,6 +93,6 @@ def argsort(
     if descending and stable:
         # Reverse first so that, once the result is reversed, equal elements keep
         # their original (ascending index) order.
-        a, iota = reverse_along(a, axis), reverse_along(iota, axis)
+        a, iota = rev(a, (axis,)), rev(iota, (axis,))
     _, indices = sort_p.bind(a, iota, dimension=axis, is_stable=bool(stable), num_keys=1)
-    return reverse_along(indices, axis) if descending else indices
+    return rev(indices, (axis,)) if descending else indices

@@ -3,6 +3,7 @@
 from tracejit.primitives import (  # noqa: F401
     cumulative,
     elementwise,
+    gather,
     indexing,
     linalg,
     reductions,

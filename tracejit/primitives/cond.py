@@ -169,13 +169,26 @@ def _cond_partial_eval(eqn: Eqn, unknowns: list[bool]):
     unknown_outs = [v for v, u in zip(eqn.outvars, out_unknown) if u]
     known_eqns, unknown_eqns = [], []
     if known_outs or res_vars:
-        known_eqns.append(Eqn(cond_p, (eqn.invars[0], *known_ops), (*known_outs, *res_vars),
-                              {"branches": tuple(known_branches)}, eqn.source))
+        known_eqns.append(
+            Eqn(
+                cond_p,
+                (eqn.invars[0], *known_ops),
+                (*known_outs, *res_vars),
+                {"branches": tuple(known_branches)},
+                eqn.source,
+            )
+        )
     if unknown_outs:
         fwd_atoms = [known_ops[p] for p in fwd_positions]
-        unknown_eqns.append(Eqn(cond_p, (eqn.invars[0], *res_vars, *fwd_atoms, *unknown_ops),
-                                tuple(unknown_outs), {"branches": tuple(unknown_branches)},
-                                eqn.source))
+        unknown_eqns.append(
+            Eqn(
+                cond_p,
+                (eqn.invars[0], *res_vars, *fwd_atoms, *unknown_ops),
+                tuple(unknown_outs),
+                {"branches": tuple(unknown_branches)},
+                eqn.source,
+            )
+        )
     return known_eqns, unknown_eqns, out_unknown
 
 

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from tracejit.interpret import lower_ir
 from tracejit.ir import IR, Aval, ClosedIR, Var
 from tracejit.primitives._rules import bdim_to_front, zeros_like_aval
-from tracejit.tracing import aval_of, trace_flat
+from tracejit.tracing import trace_flat
 from tracejit.transforms.jvp import differentiable, jvp_eval, tangent_aval
 from tracejit.transforms.partial_eval import PartialEval
 from tracejit.transforms.vmap import batch_eval
@@ -198,18 +198,12 @@ def batch_fixed_point(
         carry_batched = new
 
 
-def to_front(args: Sequence[Any], dims: Sequence[int | None], size: int,
-             force: Sequence[bool] | None = None) -> tuple[list, list]:
-    """Move each batched value's batch dimension to axis 0 (broadcasting forced ones)."""
+def to_front(args: Sequence[Any], dims: Sequence[int | None], size: int) -> tuple[list, list]:
+    """Move each batched value's batch dimension to axis 0."""
     out, out_dims = [], []
-    force = force if force is not None else [False] * len(args)
-    for x, d, f in zip(args, dims, force):
-        if d is None and not f:
-            out.append(x)
-            out_dims.append(None)
-        else:
-            out.append(bdim_to_front(x, d, size))
-            out_dims.append(0)
+    for x, d in zip(args, dims):
+        out.append(x if d is None else bdim_to_front(x, d, size))
+        out_dims.append(None if d is None else 0)
     return out, out_dims
 
 
@@ -243,12 +237,12 @@ def force_unknown(pe: PartialEval, force: Sequence[bool]) -> PartialEval:
             kept.append(next(known_outs))
         out_unknowns.append(u or f)
     residuals = known_ir.outvars[n_known:]
-    known = IR(known_ir.constvars, known_ir.invars, known_ir.eqns,
-               (*kept, *residuals, *new_res))
+    known = IR(known_ir.constvars, known_ir.invars, known_ir.eqns, (*kept, *residuals, *new_res))
     res_in, unknown_in = unknown_ir.invars[: pe.num_res], unknown_ir.invars[pe.num_res :]
     unknown = IR((), (*res_in, *new_res_vars, *unknown_in), unknown_ir.eqns, tuple(outs))
-    return PartialEval(ClosedIR(known, pe.known.consts), unknown, out_unknowns,
-                       pe.num_res + len(new_res))
+    return PartialEval(
+        ClosedIR(known, pe.known.consts), unknown, out_unknowns, pe.num_res + len(new_res)
+    )
 
 
 # --- lowering ----------------------------------------------------------------------------
@@ -273,8 +267,3 @@ def check_operands(name: str, avals: Sequence[Aval], expected: Sequence[Aval], w
         got = " ".join(map(str, avals))
         want = " ".join(map(str, expected))
         raise TypeError(f"{name}: {what} expects operands ({want}), got ({got})")
-
-
-def aval_list(xs: Sequence[Any]) -> list[Aval]:
-    return [aval_of(x) for x in xs]
-

@@ -60,7 +60,7 @@ def padtype_to_pads(
             "sequence of (low, high) pairs"
         )
     pads = []
-    for n, w, s in zip(in_shape, window, strides):
+    for n, w, s in zip(in_shape, window, strides, strict=True):
         out = -(-n // s)
         total = max((out - 1) * s + w - n, 0)
         small, big = total // 2, total - total // 2
@@ -78,7 +78,9 @@ def canonical_padding(name: str, padding: Any, n: int) -> tuple[tuple[int, int],
             f"(low, high) pairs, got {padding!r}"
         ) from None
     if len(pairs) != n:
-        raise ValueError(f"{name}: padding {padding!r} needs {n} (low, high) pairs, one per window dim")
+        raise ValueError(
+            f"{name}: padding {padding!r} needs {n} (low, high) pairs, one per window dim"
+        )
     return pairs
 
 
@@ -89,24 +91,26 @@ def vjp_lhs_padding(in_shape, window, strides, out_shape, padding, lhs_dilation,
     + lo; running the reversed window over the stride-dilated cotangent, padded
     by ``window - 1 - lo`` in front, visits exactly those (o, k) pairs.
     """
-    lhs_d = [dilate_dim(n, d) for n, d in zip(in_shape, lhs_dilation)]
-    rhs_d = [dilate_dim(n, d) for n, d in zip(window, rhs_dilation)]
-    out_d = [dilate_dim(n, d) for n, d in zip(out_shape, strides)]
-    before = [r - lo - 1 for r, (lo, _) in zip(rhs_d, padding)]
-    after = [lh + r - 1 - o - b for lh, r, o, b in zip(lhs_d, rhs_d, out_d, before)]
-    return tuple(zip(before, after))
+    lhs_d = [dilate_dim(n, d) for n, d in zip(in_shape, lhs_dilation, strict=True)]
+    rhs_d = [dilate_dim(n, d) for n, d in zip(window, rhs_dilation, strict=True)]
+    out_d = [dilate_dim(n, d) for n, d in zip(out_shape, strides, strict=True)]
+    before = [r - lo - 1 for r, (lo, _) in zip(rhs_d, padding, strict=True)]
+    after = [lh + r - 1 - o - b for lh, r, o, b in zip(lhs_d, rhs_d, out_d, before, strict=True)]
+    return tuple(zip(before, after, strict=True))
 
 
 def vjp_rhs_padding(in_shape, window, strides, out_shape, padding, lhs_dilation, rhs_dilation):
     """Padding of the lhs in the kernel transpose of a convolution."""
     if not in_shape:
         return ()
-    lhs_d = [dilate_dim(n, d) for n, d in zip(in_shape, lhs_dilation)]
-    rhs_d = [dilate_dim(n, d) for n, d in zip(window, rhs_dilation)]
-    out_d = [dilate_dim(n, d) for n, d in zip(out_shape, strides)]
+    lhs_d = [dilate_dim(n, d) for n, d in zip(in_shape, lhs_dilation, strict=True)]
+    rhs_d = [dilate_dim(n, d) for n, d in zip(window, rhs_dilation, strict=True)]
+    out_d = [dilate_dim(n, d) for n, d in zip(out_shape, strides, strict=True)]
     pads_lo = [lo for lo, _ in padding]
-    pads_hi = [o - lh + r - lo - 1 for o, lh, r, lo in zip(out_d, lhs_d, rhs_d, pads_lo)]
-    return tuple(zip(pads_lo, pads_hi))
+    pads_hi = [
+        o - lh + r - lo - 1 for o, lh, r, lo in zip(out_d, lhs_d, rhs_d, pads_lo, strict=True)
+    ]
+    return tuple(zip(pads_lo, pads_hi, strict=True))
 
 
 # --- dimension numbers ------------------------------------------------------------------
@@ -116,7 +120,7 @@ def _spec_permutations(name: str, specs: tuple[str, str, str]) -> tuple[tuple[in
     """Axis permutations from string specs such as ('NHWC', 'HWIO', 'NHWC')."""
     lhs_s, rhs_s, out_s = specs
     pairs = (("N", "C"), ("O", "I"), ("N", "C"))
-    for spec, (a, b) in zip(specs, pairs):
+    for spec, (a, b) in zip(specs, pairs, strict=True):
         if spec.count(a) != 1 or spec.count(b) != 1 or len(set(spec)) != len(spec):
             raise TypeError(
                 f"{name}: dimension spec {spec!r} must contain {a!r} and {b!r} exactly once "
@@ -131,7 +135,7 @@ def _spec_permutations(name: str, specs: tuple[str, str, str]) -> tuple[tuple[in
             spatial.sort(key=lambda i: rhs_s.index(spec[i]))
         return (spec.index(pair[0]), spec.index(pair[1]), *spatial)
 
-    return tuple(perm(s, p) for s, p in zip(specs, pairs))
+    return tuple(perm(s, p) for s, p in zip(specs, pairs, strict=True))
 
 
 def conv_dimension_numbers(name: str, ndim: int, dimension_numbers: Any):
@@ -163,9 +167,20 @@ def conv_dimension_numbers(name: str, ndim: int, dimension_numbers: Any):
 # --- conv_general_dilated ----------------------------------------------------------------
 
 
-def _conv_abstract_eval(lhs: Aval, rhs: Aval, *, window_strides, padding, lhs_dilation,
-                        rhs_dilation, dimension_numbers, feature_group_count,
-                        batch_group_count, precision, preferred_element_type) -> Aval:
+def _conv_abstract_eval(
+    lhs: Aval,
+    rhs: Aval,
+    *,
+    window_strides,
+    padding,
+    lhs_dilation,
+    rhs_dilation,
+    dimension_numbers,
+    feature_group_count,
+    batch_group_count,
+    precision,
+    preferred_element_type,
+) -> Aval:
     name = "conv_general_dilated"
     if lhs.dtype != rhs.dtype:
         raise TypeError(f"{name}: lhs and rhs must have equal dtypes, got {lhs} and {rhs}")
@@ -177,8 +192,12 @@ def _conv_abstract_eval(lhs: Aval, rhs: Aval, *, window_strides, padding, lhs_di
         )
     lhs_spec, rhs_spec, out_spec = dimension_numbers
     nsp = lhs.ndim - 2
-    for what, v in (("window_strides", window_strides), ("padding", padding),
-                    ("lhs_dilation", lhs_dilation), ("rhs_dilation", rhs_dilation)):
+    for what, v in (
+        ("window_strides", window_strides),
+        ("padding", padding),
+        ("lhs_dilation", lhs_dilation),
+        ("rhs_dilation", rhs_dilation),
+    ):
         if len(v) != nsp:
             raise ValueError(
                 f"{name}: {what}={v} needs one entry per spatial dimension ({nsp}) of {lhs}"
@@ -186,8 +205,9 @@ def _conv_abstract_eval(lhs: Aval, rhs: Aval, *, window_strides, padding, lhs_di
     if feature_group_count < 1 or batch_group_count < 1:
         raise ValueError(f"{name}: feature_group_count and batch_group_count must be >= 1")
     if feature_group_count > 1 and batch_group_count > 1:
-        raise ValueError(f"{name}: at most one of feature_group_count and batch_group_count "
-                         "may be > 1")
+        raise ValueError(
+            f"{name}: at most one of feature_group_count and batch_group_count may be > 1"
+        )
     n, c = lhs.shape[lhs_spec[0]], lhs.shape[lhs_spec[1]]
     o, i = rhs.shape[rhs_spec[0]], rhs.shape[rhs_spec[1]]
     if c % feature_group_count or c // feature_group_count != i:
@@ -212,7 +232,7 @@ def _conv_abstract_eval(lhs: Aval, rhs: Aval, *, window_strides, padding, lhs_di
         spatial.append(stride_dim(size, window, window_strides[k]))
     canonical = (n // batch_group_count, o, *spatial)
     shape = [0] * lhs.ndim
-    for axis, size in zip(out_spec, canonical):
+    for axis, size in zip(out_spec, canonical, strict=True):
         shape[axis] = size
     dtype = lhs.dtype if preferred_element_type is None else preferred_element_type
     return Aval(tuple(shape), dtype, lhs.weak_type and rhs.weak_type)
@@ -279,16 +299,25 @@ def _transpose_lhs(ct, lhs_aval: Aval, rhs, params: dict):
         rhs = reshape_axis_out_of(rhs_spec[0], max(fgc, bgc), rhs)
         rhs = reshape_axis_into(rhs_spec[0], rhs_spec[1], rhs)
     padding = vjp_lhs_padding(
-        [lhs_aval.shape[d] for d in lhs_spec[2:]], [rhs_shape[d] for d in rhs_spec[2:]],
-        params["window_strides"], [aval_of(ct).shape[d] for d in out_spec[2:]],
-        params["padding"], params["lhs_dilation"], params["rhs_dilation"],
+        [lhs_aval.shape[d] for d in lhs_spec[2:]],
+        [rhs_shape[d] for d in rhs_spec[2:]],
+        params["window_strides"],
+        [aval_of(ct).shape[d] for d in out_spec[2:]],
+        params["padding"],
+        params["lhs_dilation"],
+        params["rhs_dilation"],
     )
     kernel = _cast(rev(rhs, rhs_spec[2:]), aval_of(ct).dtype)
     out = _bind(
-        ct, kernel, params, window_strides=params["lhs_dilation"], padding=padding,
+        ct,
+        kernel,
+        params,
+        window_strides=params["lhs_dilation"],
+        padding=padding,
         lhs_dilation=params["window_strides"],
         dimension_numbers=(out_spec, _spec_transpose(rhs_spec), lhs_spec),
-        feature_group_count=max(fgc, bgc), batch_group_count=1,
+        feature_group_count=max(fgc, bgc),
+        batch_group_count=1,
     )
     if bgc > 1:
         out = reshape_axis_out_of(lhs_spec[1], bgc, out)
@@ -302,15 +331,24 @@ def _transpose_rhs(ct, lhs, rhs_aval: Aval, params: dict):
     # Feature groups of the forward conv become batch groups of this one and back.
     fgc, bgc = (bgc, 1) if bgc > 1 else (1, fgc)
     padding = vjp_rhs_padding(
-        [aval_of(lhs).shape[d] for d in lhs_spec[2:]], [rhs_aval.shape[d] for d in rhs_spec[2:]],
-        params["window_strides"], [aval_of(ct).shape[d] for d in out_spec[2:]],
-        params["padding"], params["lhs_dilation"], params["rhs_dilation"],
+        [aval_of(lhs).shape[d] for d in lhs_spec[2:]],
+        [rhs_aval.shape[d] for d in rhs_spec[2:]],
+        params["window_strides"],
+        [aval_of(ct).shape[d] for d in out_spec[2:]],
+        params["padding"],
+        params["lhs_dilation"],
+        params["rhs_dilation"],
     )
     out = _bind(
-        _cast(lhs, aval_of(ct).dtype), ct, params, window_strides=params["rhs_dilation"],
-        padding=padding, rhs_dilation=params["window_strides"],
+        _cast(lhs, aval_of(ct).dtype),
+        ct,
+        params,
+        window_strides=params["rhs_dilation"],
+        padding=padding,
+        rhs_dilation=params["window_strides"],
         dimension_numbers=tuple(_spec_transpose(s) for s in (lhs_spec, out_spec, rhs_spec)),
-        feature_group_count=fgc, batch_group_count=bgc,
+        feature_group_count=fgc,
+        batch_group_count=bgc,
     )
     return _cast(out, rhs_aval.dtype)
 
@@ -453,7 +491,9 @@ def conv_general_dilated(
                 f"{name}: string padding {padding!r} is not defined with lhs_dilation="
                 f"{lhs_dilation}; pass explicit (low, high) pairs"
             )
-        window = [dilate_dim(rhs_a.shape[d], r) for d, r in zip(dn[1][2:], rhs_dilation)]
+        window = [
+            dilate_dim(rhs_a.shape[d], r) for d, r in zip(dn[1][2:], rhs_dilation, strict=True)
+        ]
         in_shape = [lhs_a.shape[d] for d in dn[0][2:]]
         padding = padtype_to_pads(name, in_shape, window, window_strides, padding)
     else:
@@ -461,15 +501,34 @@ def conv_general_dilated(
     if preferred_element_type is not None:
         preferred_element_type = dtypes.canonicalize(preferred_element_type)
     return conv_general_dilated_p.bind(
-        lhs, rhs, window_strides=window_strides, padding=padding, lhs_dilation=lhs_dilation,
-        rhs_dilation=rhs_dilation, dimension_numbers=dn,
-        feature_group_count=int(feature_group_count), batch_group_count=int(batch_group_count),
-        precision=precision, preferred_element_type=preferred_element_type,
+        lhs,
+        rhs,
+        window_strides=window_strides,
+        padding=padding,
+        lhs_dilation=lhs_dilation,
+        rhs_dilation=rhs_dilation,
+        dimension_numbers=dn,
+        feature_group_count=int(feature_group_count),
+        batch_group_count=int(batch_group_count),
+        precision=precision,
+        preferred_element_type=preferred_element_type,
     )
 
 
-def conv(lhs: Any, rhs: Any, window_strides: Sequence[int], padding: Any,
-         precision: Any = None, preferred_element_type: Any = None) -> Any:
+def conv(
+    lhs: Any,
+    rhs: Any,
+    window_strides: Sequence[int],
+    padding: Any,
+    precision: Any = None,
+    preferred_element_type: Any = None,
+) -> Any:
     """NCHW / OIHW convolution without dilation (jax.lax.conv)."""
-    return conv_general_dilated(lhs, rhs, window_strides, padding, precision=precision,
-                                preferred_element_type=preferred_element_type)
+    return conv_general_dilated(
+        lhs,
+        rhs,
+        window_strides,
+        padding,
+        precision=precision,
+        preferred_element_type=preferred_element_type,
+    )

@@ -15,7 +15,7 @@ import numpy as np
 from tracejit import dtypes
 from tracejit.ir import Aval
 from tracejit.primitive import NOT_LINEAR, Primitive, register, set_rule
-from tracejit.primitives.elementwise import add, bitwise_or as or_, ge, le, mul, select_n
+from tracejit.primitives.elementwise import add, bitwise_or, ge, le, mul, select_n
 from tracejit.primitives.reductions import reduce_sum
 from tracejit.primitives.shape import broadcast_in_dim, reshape
 from tracejit.tracing import aval_of
@@ -92,14 +92,19 @@ def _scan(combine, elems: tuple, axis: int) -> tuple:
 
     # Scan the pairwise combinations (x0 x1, x2 x3, ...): that is the scan at the odd
     # positions; each even position 2i > 0 is the odd scan at 2i - 1 combined with x_2i.
-    odd = _scan(combine, combine(tuple(take(e, 0, n - 1, 2) for e in elems),
-                                 tuple(take(e, 1, None, 2) for e in elems)), axis)
+    odd = _scan(
+        combine,
+        combine(
+            tuple(take(e, 0, n - 1, 2) for e in elems), tuple(take(e, 1, None, 2) for e in elems)
+        ),
+        axis,
+    )
     even = tuple(take(e, 0, 1) for e in elems)
     if n > 2:
         prev = odd if n % 2 else tuple(take(e, 0, -1) for e in odd)
         rest = combine(prev, tuple(take(e, 2, None, 2) for e in elems))
-        even = tuple(concatenate((first, r), axis) for first, r in zip(even, rest))
-    return tuple(_interleave(a, b, axis) for a, b in zip(even, odd))
+        even = tuple(concatenate((first, r), axis) for first, r in zip(even, rest, strict=True))
+    return tuple(_interleave(a, b, axis) for a, b in zip(even, odd, strict=True))
 
 
 def _interleave(a, b, axis: int):
@@ -118,7 +123,7 @@ def _interleave(a, b, axis: int):
 
     a = pad(a, 0, config(0, 1 if na == nb else 0))
     b = pad(b, 0, config(1, 1 if na != nb else 0))
-    joined = or_ if aval_of(a).dtype == dtypes.bool_ else add
+    joined = bitwise_or if aval_of(a).dtype == dtypes.bool_ else add
     return joined(a, b)
 
 
@@ -233,4 +238,3 @@ def cummax(operand, axis: int = 0, reverse: bool = False):
 def cummin(operand, axis: int = 0, reverse: bool = False):
     """Running minimum along ``axis`` (jax.lax.cummin)."""
     return cummin_p.bind(operand, axis=_axis(operand, axis), reverse=bool(reverse))
-

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import jax
 
-from tracejit.interpret import eval_ir
 from tracejit.ir import IR, Aval, ClosedIR, Eqn, Var
 from tracejit.primitive import Primitive, register
 from tracejit.primitives._rules import (
@@ -37,7 +36,7 @@ from tracejit.primitives.control_flow import (
     to_front,
     zero_tangents_where,
 )
-from tracejit.tracing import aval_of, trace_flat
+from tracejit.tracing import trace_flat
 from tracejit.transforms.partial_eval import partial_eval
 from tracejit.transforms.transpose import backward_pass
 
@@ -55,8 +54,7 @@ def _scan_abstract_eval(*avals: Aval, body, num_consts, num_carry, length, rever
     check_operands("scan", [*consts, *init, *x_avals], body.in_avals, "body")
     carry_out, ys = split(body.out_avals, num_carry)
     check_operands("scan", carry_out, init, "the carry (body outputs)")
-    return [*body.in_avals[num_consts : num_consts + num_carry],
-            *[_stacked(y, length) for y in ys]]
+    return [*body.in_avals[num_consts : num_consts + num_carry], *[_stacked(y, length) for y in ys]]
 
 
 def _scan_lower(*args, body, num_consts, num_carry, length, reverse, unroll):
@@ -85,17 +83,30 @@ def _scan_jvp(primals, tangents, *, body, num_consts, num_carry, **params):
     # jvp order (c, k, x, c_t, k_t, x_t) -> scan order (c, c_t | k, k_t | x, x_t), and
     # outputs (k, y, k_t, y_t) -> (k, k_t | y, y_t).
     b = nc + nk + nx
-    in_order = [*range(nc), *range(b, b + nct), *range(nc, nc + nk),
-                *range(b + nct, b + nct + nkt), *range(nc + nk, b),
-                *range(b + nct + nkt, b + nct + nkt + nxt)]
+    in_order = [
+        *range(nc),
+        *range(b, b + nct),
+        *range(nc, nc + nk),
+        *range(b + nct, b + nct + nkt),
+        *range(nc + nk, b),
+        *range(b + nct + nkt, b + nct + nkt + nxt),
+    ]
     o = nk + ny
     out_order = [*range(nk), *range(o, o + nkt), *range(nk, o), *range(o + nkt, o + nkt + nyt)]
     (jbody,), new_consts = close_over([permute(jbody, in_order, out_order)])
     init_ts = zero_tangents_where(init_t, carry_nz, body.in_avals[num_consts:])
     outs = scan_p.bind(
-        *new_consts, *consts, *[t for t in c_t if t is not None], *init, *init_ts, *xs,
-        *[t for t in xs_t if t is not None], body=jbody,
-        num_consts=len(new_consts) + nc + nct, num_carry=nk + nkt, **params,
+        *new_consts,
+        *consts,
+        *[t for t in c_t if t is not None],
+        *init,
+        *init_ts,
+        *xs,
+        *[t for t in xs_t if t is not None],
+        body=jbody,
+        num_consts=len(new_consts) + nc + nct,
+        num_carry=nk + nkt,
+        **params,
     )
     carry, carry_t, ys, ys_t = split(outs, nk, nkt, ny)
     carry_t, ys_t = iter(carry_t), iter(ys_t)
@@ -117,8 +128,16 @@ def _scan_batch(args, dims, *, body, num_consts, num_carry, **params):
     )
     init = [bdim_to_front(x, d, size) if b else x for x, d, b in zip(init, init_d, carry_b)]
     (bbody,), new_consts = close_over([bbody])
-    outs = scan_p.bind(*new_consts, *consts, *init, *xs, body=bbody,
-                       num_consts=len(new_consts) + len(consts), num_carry=num_carry, **params)
+    outs = scan_p.bind(
+        *new_consts,
+        *consts,
+        *init,
+        *xs,
+        body=bbody,
+        num_consts=len(new_consts) + len(consts),
+        num_carry=num_carry,
+        **params,
+    )
     out_dims = [0 if b else None for b in carry_b]
     out_dims += [1 if b else None for b in out_b[num_carry:]]
     return outs, out_dims
@@ -164,31 +183,54 @@ def _scan_partial_eval(eqn: Eqn, unknowns: list[bool]):
         else:
             stacked.append((r, Var(_stacked(var.aval, p["length"]))))
     stacked_out = tuple(known_ir.outvars[n_known_out + r] for r, _ in stacked)
-    known_body = IR((), known_ir.invars, known_ir.eqns,
-                    (*known_ir.outvars[:n_known_out], *stacked_out))
+    known_body = IR(
+        (), known_ir.invars, known_ir.eqns, (*known_ir.outvars[:n_known_out], *stacked_out)
+    )
     known_init = [a for a, u in zip(init, carry_u) if not u]
     known_outs = [v for v, u in zip(eqn.outvars, out_u) if not u]
     known_eqn = Eqn(
-        scan_p, (*known_c, *known_init, *known_x), (*known_outs, *[v for _, v in stacked]),
-        dict(p, body=ClosedIR(known_body, ()), num_consts=n_kc, num_carry=n_kk), eqn.source,
+        scan_p,
+        (*known_c, *known_init, *known_x),
+        (*known_outs, *[v for _, v in stacked]),
+        dict(p, body=ClosedIR(known_body, ()), num_consts=n_kc, num_carry=n_kk),
+        eqn.source,
     )
     # Unknown body: (const residuals, unknown consts | carries | xs residuals, unknown xs).
     unk = pe.unknown
-    res_in, (u_c, u_k, u_x) = unk.invars[: pe.num_res], split(
-        unk.invars[pe.num_res :], c_u.count(True), carry_u.count(True))[:3]
-    invars = (*[res_in[r] for r, _ in const_res], *u_c, *u_k,
-              *[res_in[r] for r, _ in (*xs_res, *stacked)], *u_x)
+    res_in, (u_c, u_k, u_x) = (
+        unk.invars[: pe.num_res],
+        split(unk.invars[pe.num_res :], c_u.count(True), carry_u.count(True))[:3],
+    )
+    invars = (
+        *[res_in[r] for r, _ in const_res],
+        *u_c,
+        *u_k,
+        *[res_in[r] for r, _ in (*xs_res, *stacked)],
+        *u_x,
+    )
     unknown_body = ClosedIR(IR((), invars, unk.eqns, unk.outvars), ())
     unknown_c = [a for a, u in zip(consts, c_u) if u]
     unknown_init = [a for a, u in zip(init, carry_u) if u]
     unknown_x = [a for a, u in zip(xs, x_u) if u]
-    operands = (*[a for _, a in const_res], *unknown_c, *unknown_init,
-                *[a for _, a in (*xs_res, *stacked)], *unknown_x)
+    operands = (
+        *[a for _, a in const_res],
+        *unknown_c,
+        *unknown_init,
+        *[a for _, a in (*xs_res, *stacked)],
+        *unknown_x,
+    )
     unknown_outs = tuple(v for v, u in zip(eqn.outvars, out_u) if u)
     unknown_eqn = Eqn(
-        scan_p, operands, unknown_outs,
-        dict(p, body=unknown_body, num_consts=len(const_res) + len(unknown_c),
-             num_carry=len(unknown_init)), eqn.source,
+        scan_p,
+        operands,
+        unknown_outs,
+        dict(
+            p,
+            body=unknown_body,
+            num_consts=len(const_res) + len(unknown_c),
+            num_carry=len(unknown_init),
+        ),
+        eqn.source,
     )
     known_eqns = [known_eqn] if known_eqn.outvars else []
     return known_eqns, [unknown_eqn] if unknown_outs else [], out_u
@@ -222,30 +264,50 @@ def _scan_transpose(cts, *args, body, num_consts, num_carry, length, reverse, un
     def fun(*a):
         nc_vals, acc, ct_k, nx_vals, ct_y = split(a, n_nc, n_acc, num_carry, n_nx)
         nc_it, nx_it, y_it = iter(nc_vals), iter(nx_vals), iter(ct_y)
-        full = [*[None if lin else next(nc_it) for lin in lin_c], *[None] * num_carry,
-                *[None if lin else next(nx_it) for lin in lin_x]]
+        full = [
+            *[None if lin else next(nc_it) for lin in lin_c],
+            *[None] * num_carry,
+            *[None if lin else next(nx_it) for lin in lin_x],
+        ]
         ct_out = [*ct_k, *[next(y_it) if m else None for m in y_mask]]
         ct_in = backward_pass(body.ir, linear, full, ct_out)
         ct_c, ct_k_in, ct_x = split(ct_in, n_acc, num_carry)
         acc = [add_tangents(s, c) for s, c in zip(acc, ct_c)]
-        return [*_zeros_where_none(acc, acc_avals), *_zeros_where_none(ct_k_in, k_avals),
-                *_zeros_where_none(ct_x, lin_x_avals)]
+        return [
+            *_zeros_where_none(acc, acc_avals),
+            *_zeros_where_none(ct_k_in, k_avals),
+            *_zeros_where_none(ct_x, lin_x_avals),
+        ]
 
     nonlin_c_avals = [a for a, lin in zip(c_avals, lin_c) if not lin]
     nonlin_x_avals = [a for a, lin in zip(x_avals, lin_x) if not lin]
     ct_y_avals = [a for a, m in zip(body.out_avals[num_carry:], y_mask) if m]
-    tbody = trace_flat(fun, [*nonlin_c_avals, *acc_avals, *k_avals, *nonlin_x_avals,
-                             *ct_y_avals], kind="transpose")
+    tbody = trace_flat(
+        fun, [*nonlin_c_avals, *acc_avals, *k_avals, *nonlin_x_avals, *ct_y_avals], kind="transpose"
+    )
     (tbody,), new_consts = close_over([tbody])
     acc0 = [zeros_like_aval(a) for a in acc_avals]
-    outs = scan_p.bind(*new_consts, *nonlin_c, *acc0, *ct_carry, *nonlin_x,
-                       *[ct for ct in ct_ys if ct is not None], body=tbody,
-                       num_consts=len(new_consts) + n_nc, num_carry=n_acc + num_carry,
-                       length=length, reverse=not reverse, unroll=unroll)
+    outs = scan_p.bind(
+        *new_consts,
+        *nonlin_c,
+        *acc0,
+        *ct_carry,
+        *nonlin_x,
+        *[ct for ct in ct_ys if ct is not None],
+        body=tbody,
+        num_consts=len(new_consts) + n_nc,
+        num_carry=n_acc + num_carry,
+        length=length,
+        reverse=not reverse,
+        unroll=unroll,
+    )
     ct_consts, ct_init, ct_xs = split(outs, n_acc, num_carry)
     ct_consts, ct_xs = iter(ct_consts), iter(ct_xs)
-    return [*[next(ct_consts) if lin else None for lin in lin_c], *ct_init,
-            *[next(ct_xs) if lin else None for lin in lin_x]]
+    return [
+        *[next(ct_consts) if lin else None for lin in lin_c],
+        *ct_init,
+        *[next(ct_xs) if lin else None for lin in lin_x],
+    ]
 
 
 def _zeros_where_none(ts, avals):
@@ -265,4 +327,4 @@ scan_p = register(
     )
 )
 
-__all__ = ["scan_p", "eval_ir", "aval_of"]
+__all__ = ["scan_p"]

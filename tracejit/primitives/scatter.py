@@ -38,7 +38,7 @@ from tracejit.primitives.elementwise import (
     select_n,
     sub,
 )
-from tracejit.primitives.indexing import (
+from tracejit.primitives.gather import (
     GatherScatterMode,
     ScatterDims,
     _check_index_dtype,

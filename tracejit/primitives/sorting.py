@@ -59,11 +59,10 @@ def _sort_lower(*operands, dimension, is_stable, num_keys):
 
 
 def iota_along(shape: Sequence[int], dimension: int, dtype: Any = np.int32) -> Any:
-    """Positions ``0..n-1`` along ``dimension``, broadcast to ``shape`` (a small const)."""
-    from tracejit.primitives.shape import broadcast_in_dim
+    """Positions ``0..n-1`` along ``dimension``, broadcast to ``shape``."""
+    from tracejit.primitives.shape import broadcasted_iota
 
-    positions = np.arange(shape[dimension], dtype=dtype)
-    return broadcast_in_dim(positions, tuple(shape), (dimension,))
+    return broadcasted_iota(dtype, tuple(shape), dimension)
 
 
 def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
@@ -181,15 +180,3 @@ def sort_key_val(keys: Any, values: Any, dimension: int = -1,
     """
     k, v = sort((keys, values), dimension=dimension, is_stable=is_stable, num_keys=1)
     return k, v
-
-
-def reverse_along(x: Any, dimension: int) -> Any:
-    """``x`` reversed along ``dimension``: a sort keyed by the descending positions."""
-    shape = aval_of(x).shape
-    n = shape[dimension]
-    if n <= 1:
-        return x
-    from tracejit.primitives.shape import broadcast_in_dim
-
-    key = broadcast_in_dim(np.arange(n - 1, -1, -1, dtype=np.int32), shape, (dimension,))
-    return sort_p.bind(key, x, dimension=dimension, is_stable=False, num_keys=1)[1]

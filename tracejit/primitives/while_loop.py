@@ -75,17 +75,29 @@ def _while_jvp(primals, tangents, *, cond, body, cond_nconsts, body_nconsts):
     jbody, carry_nz, _ = jvp_fixed_point(body, bc_nz, [t is not None for t in init_t], [])
     nb, nk, nbt, nkt = len(bc), len(init), sum(bc_nz), sum(carry_nz)
     # jvp order (bc, carry, bc_t, carry_t) -> while order (bc, bc_t | carry, carry_t).
-    order = [*range(nb), *range(nb + nk, nb + nk + nbt), *range(nb, nb + nk),
-             *range(nb + nk + nbt, nb + nk + nbt + nkt)]
+    order = [
+        *range(nb),
+        *range(nb + nk, nb + nk + nbt),
+        *range(nb, nb + nk),
+        *range(nb + nk + nbt, nb + nk + nbt + nkt),
+    ]
     (jbody,), consts = close_over([permute(jbody, order, range(nk + nkt))])
     carry_avals = body.in_avals[body_nconsts:]
-    jcond = add_unused_inputs(
-        cond, [tangent_aval(a) for a, nz in zip(carry_avals, carry_nz) if nz]
-    )
+    jcond = add_unused_inputs(cond, [tangent_aval(a) for a, nz in zip(carry_avals, carry_nz) if nz])
     init_ts = zero_tangents_where(init_t, carry_nz, carry_avals)
     bc_ts = [t for t in bc_t if t is not None]
-    outs = while_p.bind(*cc, *consts, *bc, *bc_ts, *init, *init_ts, cond=jcond, body=jbody,
-                        cond_nconsts=len(cc), body_nconsts=len(consts) + nb + nbt)
+    outs = while_p.bind(
+        *cc,
+        *consts,
+        *bc,
+        *bc_ts,
+        *init,
+        *init_ts,
+        cond=jcond,
+        body=jbody,
+        cond_nconsts=len(cc),
+        body_nconsts=len(consts) + nb + nbt,
+    )
     t_outs = iter(outs[nk:])
     return outs[:nk], [next(t_outs) if nz else None for nz in carry_nz]
 
@@ -106,9 +118,17 @@ def _while_batch(args, dims, *, cond, body, cond_nconsts, body_nconsts):
     init = [bdim_to_front(x, d, size) if b else x for x, d, b in zip(init, init_d, carry_b)]
     (bcond,), c_consts = close_over([bcond])
     (bbody,), b_consts = close_over([bbody])
-    outs = while_p.bind(*c_consts, *cc, *b_consts, *bc, *init, cond=bcond, body=bbody,
-                        cond_nconsts=len(c_consts) + len(cc),
-                        body_nconsts=len(b_consts) + len(bc))
+    outs = while_p.bind(
+        *c_consts,
+        *cc,
+        *b_consts,
+        *bc,
+        *init,
+        cond=bcond,
+        body=bbody,
+        cond_nconsts=len(c_consts) + len(cc),
+        body_nconsts=len(b_consts) + len(bc),
+    )
     return outs, carry_d
 
 
@@ -148,19 +168,26 @@ def _batched_predicate(cc, cc_d, bc, bc_d, init, init_d, size, cond, body):
     bbody = trace_flat(body_fun, [*cc_avals, *bc_avals, *carry_avals], kind="vmap")
     (bcond,), c_consts = close_over([bcond])
     (bbody,), b_consts = close_over([bbody])
-    outs = while_p.bind(*c_consts, *cc, *b_consts, *cc, *bc, *init, cond=bcond, body=bbody,
-                        cond_nconsts=len(c_consts) + nc,
-                        body_nconsts=len(b_consts) + nc + nb)
+    outs = while_p.bind(
+        *c_consts,
+        *cc,
+        *b_consts,
+        *cc,
+        *bc,
+        *init,
+        cond=bcond,
+        body=bbody,
+        cond_nconsts=len(c_consts) + nc,
+        body_nconsts=len(b_consts) + nc + nb,
+    )
     return outs, carry_d
 
 
 def _any(pred):
     """``bool[n] -> bool[]``: whether any member is true."""
-    from tracejit.primitives.elementwise import convert_element_type, gt
-    from tracejit.primitives.reductions import reduce_sum
+    from tracejit.primitives.reductions import reduce_or
 
-    count = reduce_sum(convert_element_type(pred, np.dtype(np.int32)), (0,))
-    return gt(count, np.int32(0))
+    return reduce_or(pred, (0,))
 
 
 # --- reverse mode ----------------------------------------------------------------------
@@ -191,8 +218,12 @@ def _while_partial_eval(eqn: Eqn, unknowns: list[bool]):
     known_bc = [a for a, u in zip(bc, bc_u) if not u]
     known_init = [a for a, u in zip(init, carry_u) if not u]
     known_outs = tuple(v for v, u in zip(eqn.outvars, carry_u) if not u)
-    params = dict(cond=ClosedIR(known_cond.ir, ()), body=ClosedIR(known_body.ir, ()),
-                  cond_nconsts=len(known_cc), body_nconsts=len(known_bc))
+    params = dict(
+        cond=ClosedIR(known_cond.ir, ()),
+        body=ClosedIR(known_body.ir, ()),
+        cond_nconsts=len(known_cc),
+        body_nconsts=len(known_bc),
+    )
     known = Eqn(while_p, (*known_cc, *known_bc, *known_init), known_outs, params, eqn.source)
     # The unknown side recomputes the known carries; its copies of them are dead.
     outvars = tuple(v if u else Var(v.aval) for v, u in zip(eqn.outvars, carry_u))

@@ -43,20 +43,31 @@ lax = jax.lax
 _SELECT = {"ge": lax.ge_p, "le": lax.le_p}
 
 
-def _window_shape(name: str, x: Aval, window_dimensions, window_strides, padding,
-                  base_dilation, window_dilation) -> tuple[int, ...]:
+def _window_shape(
+    name: str, x: Aval, window_dimensions, window_strides, padding, base_dilation, window_dilation
+) -> tuple[int, ...]:
     n = x.ndim
-    for what, v in (("window_dimensions", window_dimensions), ("window_strides", window_strides),
-                    ("padding", padding), ("base_dilation", base_dilation),
-                    ("window_dilation", window_dilation)):
+    for what, v in (
+        ("window_dimensions", window_dimensions),
+        ("window_strides", window_strides),
+        ("padding", padding),
+        ("base_dilation", base_dilation),
+        ("window_dilation", window_dilation),
+    ):
         if len(v) != n:
             raise TypeError(f"{name}: {what}={tuple(v)} needs one entry per dimension of {x}")
-    if any(v < 1 for v in (*window_dimensions, *window_strides, *base_dilation,
-                           *window_dilation)):
+    if any(v < 1 for v in (*window_dimensions, *window_strides, *base_dilation, *window_dilation)):
         raise ValueError(f"{name}: window sizes, strides and dilations must be >= 1 for {x}")
     out = []
-    for size, w, s, (lo, hi), bd, wd in zip(x.shape, window_dimensions, window_strides,
-                                            padding, base_dilation, window_dilation):
+    for size, w, s, (lo, hi), bd, wd in zip(
+        x.shape,
+        window_dimensions,
+        window_strides,
+        padding,
+        base_dilation,
+        window_dilation,
+        strict=True,
+    ):
         padded = dilate_dim(size, bd) + lo + hi
         if padded < 0:
             raise ValueError(f"{name}: padding {tuple(padding)} crops more than all of {x}")
@@ -90,11 +101,18 @@ _MONOID = {"sum": lax.add, "max": lax.max, "min": lax.min}
 
 
 def _reduce_window_lower(kind: str):
-    def lower(x, *, window_dimensions, window_strides, padding, base_dilation,
-              window_dilation):
+    def lower(x, *, window_dimensions, window_strides, padding, base_dilation, window_dilation):
         init = _identity(kind, np.dtype(x.dtype))
-        return lax.reduce_window(x, init, _MONOID[kind], window_dimensions, window_strides,
-                                 padding, base_dilation, window_dilation)
+        return lax.reduce_window(
+            x,
+            init,
+            _MONOID[kind],
+            window_dimensions,
+            window_strides,
+            padding,
+            base_dilation,
+            window_dilation,
+        )
 
     return lower
 
@@ -140,23 +158,34 @@ def _sum_jvp(primals, tangents, **params):
     return reduce_window_sum_p.bind(x, **params), reduce_window_sum_p.bind(t, **params)
 
 
-def _sum_transpose(ct, x, *, window_dimensions, window_strides, padding, base_dilation,
-                   window_dilation):
+def _sum_transpose(
+    ct, x, *, window_dimensions, window_strides, padding, base_dilation, window_dilation
+):
     from tracejit.primitives.shape import pad
 
     if ct is None:
         return [None]
     in_shape = x.aval.shape
-    pads = vjp_lhs_padding(in_shape, window_dimensions, window_strides, aval_of(ct).shape,
-                           padding, base_dilation, window_dilation)
+    pads = vjp_lhs_padding(
+        in_shape,
+        window_dimensions,
+        window_strides,
+        aval_of(ct).shape,
+        padding,
+        base_dilation,
+        window_dilation,
+    )
     # Spread the cotangent back over the stride grid, then sum each input
     # element's windows (the window is symmetric in what it sums, so no flip).
-    config = [(lo, hi, s - 1) for (lo, hi), s in zip(pads, window_strides)]
+    config = [(lo, hi, s - 1) for (lo, hi), s in zip(pads, window_strides, strict=True)]
     spread = pad(ct, np.zeros((), aval_of(ct).dtype)[()], config)
     ones = (1,) * len(in_shape)
     out = reduce_window_sum_p.bind(
-        spread, window_dimensions=window_dimensions, window_strides=base_dilation,
-        padding=tuple((0, 0) for _ in in_shape), base_dilation=ones,
+        spread,
+        window_dimensions=window_dimensions,
+        window_strides=base_dilation,
+        padding=tuple((0, 0) for _ in in_shape),
+        base_dilation=ones,
         window_dilation=window_dilation,
     )
     return [out]
@@ -204,8 +233,18 @@ def _gather_jvp(primals, tangents, **params):
     return out, None if tt is None else select_and_gather_add_p.bind(tt, x, **params)
 
 
-def _gather_transpose(ct, t, x, *, select_prim, window_dimensions, window_strides, padding,
-                      base_dilation, window_dilation):
+def _gather_transpose(
+    ct,
+    t,
+    x,
+    *,
+    select_prim,
+    window_dimensions,
+    window_strides,
+    padding,
+    base_dilation,
+    window_dilation,
+):
     from tracejit.primitives.shape import pad, slice
 
     if is_undefined(x):
@@ -224,8 +263,12 @@ def _gather_transpose(ct, t, x, *, select_prim, window_dimensions, window_stride
         fill = _identity("max" if select_prim == "ge" else "min", aval_of(x).dtype)
         x = pad(x, fill, [(0, 0, d - 1) for d in base_dilation])
     out = select_and_scatter_add_p.bind(
-        ct, x, select_prim=select_prim, window_dimensions=window_dimensions,
-        window_strides=window_strides, padding=padding,
+        ct,
+        x,
+        select_prim=select_prim,
+        window_dimensions=window_dimensions,
+        window_strides=window_strides,
+        padding=padding,
     )
     if dilated:
         shape = aval_of(out).shape
@@ -247,8 +290,7 @@ def _pair_batch(prim: Primitive, window_params: tuple[str, ...]):
     return rule
 
 
-_WINDOW = ("window_dimensions", "window_strides", "padding", "base_dilation",
-           "window_dilation")
+_WINDOW = ("window_dimensions", "window_strides", "padding", "base_dilation", "window_dilation")
 
 select_and_gather_add_p = Primitive(
     "select_and_gather_add",
@@ -264,15 +306,15 @@ register(select_and_gather_add_p)
 # --- select_and_scatter_add ------------------------------------------------------------------
 
 
-def _scatter_abstract_eval(s: Aval, x: Aval, *, select_prim, window_dimensions, window_strides,
-                           padding) -> Aval:
+def _scatter_abstract_eval(
+    s: Aval, x: Aval, *, select_prim, window_dimensions, window_strides, padding
+) -> Aval:
     name = "select_and_scatter_add"
     ones = (1,) * x.ndim
     expected = _window_shape(name, x, window_dimensions, window_strides, padding, ones, ones)
     if s.shape != expected:
         raise TypeError(
-            f"{name}: source {s} must have the window reduction's shape {expected} "
-            f"of operand {x}"
+            f"{name}: source {s} must have the window reduction's shape {expected} of operand {x}"
         )
     return Aval(x.shape, s.dtype, s.weak_type)
 
@@ -294,8 +336,14 @@ def _scatter_transpose(ct, s, x, *, select_prim, window_dimensions, window_strid
         return [None, None]
     ones = (1,) * len(window_dimensions)
     out = select_and_gather_add_p.bind(
-        ct, x, select_prim=select_prim, window_dimensions=window_dimensions,
-        window_strides=window_strides, padding=padding, base_dilation=ones, window_dilation=ones,
+        ct,
+        x,
+        select_prim=select_prim,
+        window_dimensions=window_dimensions,
+        window_strides=window_strides,
+        padding=padding,
+        base_dilation=ones,
+        window_dilation=ones,
     )
     return [out, None]
 
@@ -307,16 +355,20 @@ select_and_scatter_add_p = Primitive(
     jvp=_scatter_jvp,
     transpose=_scatter_transpose,
 )
-set_rule(select_and_scatter_add_p, "batch",
-         _pair_batch(select_and_scatter_add_p, ("window_dimensions", "window_strides", "padding")))
+set_rule(
+    select_and_scatter_add_p,
+    "batch",
+    _pair_batch(select_and_scatter_add_p, ("window_dimensions", "window_strides", "padding")),
+)
 register(select_and_scatter_add_p)
 
 
 # --- the lax-level functions -------------------------------------------------------------------
 
 
-def _window_params(name: str, x: Any, window_dimensions, window_strides, padding,
-                   base_dilation, window_dilation) -> dict:
+def _window_params(
+    name: str, x: Any, window_dimensions, window_strides, padding, base_dilation, window_dilation
+) -> dict:
     shape = aval_of(x).shape
     n = len(shape)
 
@@ -332,17 +384,33 @@ def _window_params(name: str, x: Any, window_dimensions, window_strides, padding
         padding = padtype_to_pads(name, shape, window, strides, padding)
     else:
         padding = canonical_padding(name, padding, n)
-    return dict(window_dimensions=window, window_strides=strides, padding=padding,
-                base_dilation=ints("base_dilation", base_dilation, 1),
-                window_dilation=ints("window_dilation", window_dilation, 1))
+    return dict(
+        window_dimensions=window,
+        window_strides=strides,
+        padding=padding,
+        base_dilation=ints("base_dilation", base_dilation, 1),
+        window_dilation=ints("window_dilation", window_dilation, 1),
+    )
 
 
 def _reducer(prim: Primitive, name: str):
-    def fn(operand: Any, window_dimensions: Sequence[int], window_strides: Sequence[int],
-           padding: Any, base_dilation: Sequence[int] | None = None,
-           window_dilation: Sequence[int] | None = None) -> Any:
-        params = _window_params(name, operand, window_dimensions, window_strides, padding,
-                                base_dilation, window_dilation)
+    def fn(
+        operand: Any,
+        window_dimensions: Sequence[int],
+        window_strides: Sequence[int],
+        padding: Any,
+        base_dilation: Sequence[int] | None = None,
+        window_dilation: Sequence[int] | None = None,
+    ) -> Any:
+        params = _window_params(
+            name,
+            operand,
+            window_dimensions,
+            window_strides,
+            padding,
+            base_dilation,
+            window_dilation,
+        )
         return prim.bind(operand, **params)
 
     fn.__name__ = name
@@ -412,5 +480,4 @@ def reduce_window(
             f"{aval_of(operand)} ({identity!r}); add a different start value to the result"
         )
     fn = {"sum": reduce_window_sum, "max": reduce_window_max, "min": reduce_window_min}[kind]
-    return fn(operand, window_dimensions, window_strides, padding, base_dilation,
-              window_dilation)
+    return fn(operand, window_dimensions, window_strides, padding, base_dilation, window_dilation)

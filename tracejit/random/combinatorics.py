@@ -100,8 +100,9 @@ def _take(arr: Any, ind: Any, axis: int) -> Any:
     return tnp.take(arr, ind, axis=axis)
 
 
-def choice(key: Any, a: Any, shape: Any = (), replace: bool = True, p: Any = None,
-           axis: int = 0) -> Any:
+def choice(
+    key: Any, a: Any, shape: Any = (), replace: bool = True, p: Any = None, axis: int = 0
+) -> Any:
     """Random draws from ``range(a)`` (int ``a``) or from ``a``'s entries along ``axis``.
 
     Args:
@@ -123,14 +124,18 @@ def choice(key: Any, a: Any, shape: Any = (), replace: bool = True, p: Any = Non
         arr, n = None, n_static
     else:
         if not is_arraylike(a) or not aval_of(a).shape:
-            raise TypeError(f"random.choice: a must be an integer or an array of rank >= 1, "
-                            f"got {a!r}")
+            raise TypeError(
+                f"random.choice: a must be an integer or an array of rank >= 1, got {a!r}"
+            )
         arr = a
         axis = _axis("choice", axis, aval_of(a).ndim)
         n = aval_of(a).shape[axis]
     draws = math.prod(shape)
-    out_shape = shape if arr is None else (
-        aval_of(arr).shape[:axis] + shape + aval_of(arr).shape[axis + 1:])
+    out_shape = (
+        shape
+        if arr is None
+        else (aval_of(arr).shape[:axis] + shape + aval_of(arr).shape[axis + 1 :])
+    )
     if draws == 0:
         dtype = dtypes.default_int() if arr is None else aval_of(arr).dtype
         return broadcast_in_dim(np.zeros((), dtype)[()], out_shape, ())
@@ -169,8 +174,9 @@ def _weighted(key: Any, p: Any, n: int, draws: int, replace: bool) -> Any:
         total = reshape(slice_in_dim(cdf, n - 1, n), ())
         u = uniform(key, (draws,), dtype)
         r = ew.mul(total, ew.sub(np.asarray(1, dtype)[()], u))
-        below = ew.lt(broadcast_in_dim(cdf, (draws, n), (1,)), broadcast_in_dim(r, (draws, n),
-                                                                                 (0,)))
+        below = ew.lt(
+            broadcast_in_dim(cdf, (draws, n), (1,)), broadcast_in_dim(r, (draws, n), (0,))
+        )
         return reduce_sum(ew.convert_element_type(below, dtypes.default_int()), (1,))
     # Gumbel top-k: the k largest of log p + gumbel are a weighted draw without replacement.
     g = ew.add(gumbel(key, (n,), dtype), ew.log(p))

@@ -48,7 +48,8 @@ def _param(name: str, what: str, value: Any, dtype: np.dtype, shape: tuple[int, 
         )
     value = convert(value, dtype)
     pshape = aval_of(value).shape
-    if len(pshape) > len(shape) or broadcast_shapes(name, pshape, shape) != shape:
+    fits = all(p in (1, n) for p, n in zip(reversed(pshape), reversed(shape), strict=False))
+    if len(pshape) > len(shape) or not fits:
         raise ValueError(
             f"random.{name}: {what} of shape {pshape} does not broadcast to the sample "
             f"shape {shape}"
@@ -60,8 +61,9 @@ def _param(name: str, what: str, value: Any, dtype: np.dtype, shape: tuple[int, 
     return broadcast_to_shape(value, shape)
 
 
-def uniform(key: Any, shape: Any = (), dtype: Any = dtypes.float32, minval: Any = 0.0,
-            maxval: Any = 1.0) -> Any:
+def uniform(
+    key: Any, shape: Any = (), dtype: Any = dtypes.float32, minval: Any = 0.0, maxval: Any = 1.0
+) -> Any:
     """Uniform samples in ``[minval, maxval)``.
 
     Args:
@@ -102,8 +104,9 @@ def normal(key: Any, shape: Any = (), dtype: Any = dtypes.float32) -> Any:
     return ew.mul(_scalar(math.sqrt(2), dtype), ew.erf_inv(u))
 
 
-def truncated_normal(key: Any, lower: Any, upper: Any, shape: Any = None,
-                     dtype: Any = dtypes.float32) -> Any:
+def truncated_normal(
+    key: Any, lower: Any, upper: Any, shape: Any = None, dtype: Any = dtypes.float32
+) -> Any:
     """Standard normal samples conditioned on ``lower < x < upper``.
 
     Inverse-CDF sampling: ``u`` uniform on ``(erf(lower/√2), erf(upper/√2))``,
@@ -118,8 +121,10 @@ def truncated_normal(key: Any, lower: Any, upper: Any, shape: Any = None,
     dtype = _float_dtype("truncated_normal", dtype)
     for what, v in (("lower", lower), ("upper", upper)):
         if not is_arraylike(v):
-            raise TypeError(f"random.truncated_normal: {what} must be an array or a scalar, "
-                            f"got {type(v).__name__}")
+            raise TypeError(
+                f"random.truncated_normal: {what} must be an array or a scalar, "
+                f"got {type(v).__name__}"
+            )
     if shape is None:
         shape = broadcast_shapes("truncated_normal", aval_of(lower).shape, aval_of(upper).shape)
     shape = canonical_shape("truncated_normal", shape)
@@ -144,8 +149,9 @@ def bernoulli(key: Any, p: Any = 0.5, shape: Any = None) -> Any:
         raise TypeError(f"random.bernoulli: p must be a float array or scalar, got {p!r}")
     dtype = aval_of(p).dtype
     if not dtypes.is_float(dtype):
-        raise TypeError(f"random.bernoulli: probability p must have a floating dtype, got "
-                        f"{aval_of(p)}")
+        raise TypeError(
+            f"random.bernoulli: probability p must have a floating dtype, got {aval_of(p)}"
+        )
     shape = aval_of(p).shape if shape is None else canonical_shape("bernoulli", shape)
     p = _param("bernoulli", "p", p, dtype, shape)
     return ew.lt(uniform(key, shape, dtype), p)
@@ -159,8 +165,9 @@ def _int_bound(name: str, what: str, value: Any, dtype: np.dtype, shape) -> tupl
         clipped = np.asarray(min(max(v, info.min), info.max), dtype)[()]
         return _param(name, what, clipped, dtype, shape), v > info.max
     if not is_arraylike(value):
-        raise TypeError(f"random.{name}: {what} must be an integer array or scalar, got "
-                        f"{type(value).__name__}")
+        raise TypeError(
+            f"random.{name}: {what} must be an integer array or scalar, got {type(value).__name__}"
+        )
     src = aval_of(value).dtype
     if not dtypes.is_integer(src):
         value = ew.convert_element_type(value, dtypes.default_int())
@@ -169,8 +176,10 @@ def _int_bound(name: str, what: str, value: Any, dtype: np.dtype, shape) -> tupl
     lo, hi = max(info.min, sinfo.min), min(info.max, sinfo.max)
     clipped = ew.min(ew.max(value, np.asarray(lo, src)[()]), np.asarray(hi, src)[()])
     too_big = ew.gt(value, np.asarray(hi, src)[()])
-    return (_param(name, what, ew.convert_element_type(clipped, dtype), dtype, shape),
-            _param(name, what, too_big, dtypes.bool_, shape))
+    return (
+        _param(name, what, ew.convert_element_type(clipped, dtype), dtype, shape),
+        _param(name, what, too_big, dtypes.bool_, shape),
+    )
 
 
 def _narrow_bound(name: str, what: str, value: Any, lo: int, hi: int) -> Any:
@@ -178,8 +187,9 @@ def _narrow_bound(name: str, what: str, value: Any, lo: int, hi: int) -> Any:
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         return np.int32(min(max(int(value), lo), hi))
     if not is_arraylike(value):
-        raise TypeError(f"random.{name}: {what} must be an integer array or scalar, got "
-                        f"{type(value).__name__}")
+        raise TypeError(
+            f"random.{name}: {what} must be an integer array or scalar, got {type(value).__name__}"
+        )
     value = ew.convert_element_type(value, dtypes.int32)
     return ew.min(ew.max(value, np.int32(lo)), np.int32(hi))
 
@@ -208,8 +218,7 @@ def randint(key: Any, shape: Any, minval: Any, maxval: Any, dtype: Any = dtypes.
     return _randint(key, shape, minval, maxval, dtype)
 
 
-def _randint(key: Any, shape: tuple[int, ...], minval: Any, maxval: Any,
-             dtype: np.dtype) -> Any:
+def _randint(key: Any, shape: tuple[int, ...], minval: Any, maxval: Any, dtype: np.dtype) -> Any:
     lo, _ = _int_bound("randint", "minval", minval, dtype, shape)
     hi, hi_out_of_range = _int_bound("randint", "maxval", maxval, dtype, shape)
     nbits = dtype.itemsize * 8
@@ -261,9 +270,9 @@ def categorical(key: Any, logits: Any, axis: int = -1, shape: Any = None) -> Any
     if not -ndim <= axis < ndim:
         raise ValueError(f"random.categorical: axis {axis} is out of range for {laval}")
     axis = axis % ndim
-    batch = laval.shape[:axis] + laval.shape[axis + 1:]
+    batch = laval.shape[:axis] + laval.shape[axis + 1 :]
     shape = batch if shape is None else canonical_shape("categorical", shape)
-    if len(shape) < len(batch) or shape[len(shape) - len(batch):] != batch:
+    if len(shape) < len(batch) or shape[len(shape) - len(batch) :] != batch:
         raise ValueError(
             f"random.categorical: shape {shape} must end with the logits' batch shape {batch}"
         )

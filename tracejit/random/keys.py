@@ -58,8 +58,9 @@ def counters(name: str, shape: tuple[int, ...]) -> tuple[Any, Any]:
 
 def _seed_words(seed: Any) -> tuple[Any, Any]:
     x64 = jax.config.jax_enable_x64
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer, Tracer,
-                                                                   jax.Array, np.ndarray)):
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(
+        seed, (int, np.integer, Tracer, jax.Array, np.ndarray)
+    ):
         raise TypeError(f"random.key: seed must be an integer scalar, got {type(seed).__name__}")
     if isinstance(seed, (int, np.integer)):
         seed = int(seed)

@@ -156,7 +156,7 @@ def _custom_jvp_call_batch(args, dims, *, call, jvp, num_consts, diff, name):
         *args,
         call=call_b,
         jvp=LazyIR(make, name, "batched jvp rule"),
-        num_consts=len(consts),
+        num_consts=len(consts) + num_consts,
         diff=diff,
         name=name,
     )
@@ -235,7 +235,7 @@ def _custom_vjp_call_batch(args, dims, *, call, fwd, bwd, num_consts, diff, name
         call=call_b,
         fwd=fwd_b,
         bwd=LazyIR(make_bwd, name, "batched bwd"),
-        num_consts=len(consts),
+        num_consts=len(consts) + num_consts,
         diff=diff,
         name=name,
     )
