@@ -24,7 +24,7 @@ from tracejit.interpret import eval_ir, lower_ir
 from tracejit.ir import Aval, ClosedIR
 from tracejit.passes import optimize
 from tracejit.phases import PhaseRecord
-from tracejit.tracing import Tracer, aval_of, current_builder, trace_flat
+from tracejit.tracing import Tracer, _current, aval_of, trace_flat
 from tracejit.transforms._util import check_leaves, fun_name, tree_util
 
 
@@ -88,6 +88,7 @@ class Jitted:
         self._fun = fun
         self._static_argnums = static_argnums
         self._static_argnames = static_argnames
+        self._has_static = bool(static_argnums or static_argnames)
         self.trace_count = 0
         # Seconds per phase of the latest trace: trace, transform, optimize,
         # lower (tracejit's lowering plus JAX's MLIR emission), compile (XLA).
@@ -156,9 +157,9 @@ class Jitted:
 
     # -- calling -------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._static_argnums or self._static_argnames:
+        if self._has_static:
             self._check_static(args, kwargs)
-        if current_builder() is None:
+        if _current.get() is None:
             try:
                 return self._jax(*args, **kwargs)
             except TypeError as e:

@@ -17,13 +17,14 @@ from typing import Any
 import numpy as np
 
 from tracejit.ir import Aval
-from tracejit.numpy._indexer import Parsed, parse, to_gather
+from tracejit.numpy._indexer import Parsed, as_operand, parse, to_gather
 from tracejit.numpy._promote import (
     asarray_arg,
     broadcast_to_shape,
     convert,
     result_dtype,
 )
+from tracejit.numpy._take import take, take_along_axis
 from tracejit.primitives import scatter as sc
 from tracejit.primitives._rules import zeros_like_aval
 from tracejit.primitives.elementwise import convert_element_type
