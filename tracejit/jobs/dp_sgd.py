@@ -129,8 +129,14 @@ def run(s: Settings, log: Log) -> Result:
     data = digits(s.data.test_fraction, s.seed, images=True)
     model = DigitsCNN(tuple(s.model.channels), data.classes)
     opt = make_optimizer(s.train)
-    key_init, key_noise = random.split(random.key(s.seed))
-    params = model.init(key_init)
+
+    @tj.jit  # one compiled setup instead of many small eager operations
+    def init(seed):
+        key_init, key_noise = random.split(random.key(seed))
+        params = model.init(key_init)
+        return params, opt.init(params), key_noise
+
+    params, opt_state, key_noise = init(np.uint32(s.seed))
     # Each example's loss and gradient, in one batched computation.
     per_sample = tj.vmap(tj.value_and_grad(example_loss_fn(model)), in_axes=(None, 0, 0))
     clip, sigma = s.dp.clip_norm, s.dp.noise_multiplier
@@ -150,7 +156,7 @@ def run(s: Settings, log: Log) -> Result:
         i = indices(step)
         return data.x_train[i], data.y_train[i], np.int32(step)
 
-    carry = (params, opt.init(params), np.float32(0))
+    carry = (params, opt_state, np.float32(0))
     stats = run_steps(private_step, carry, batch, s.train.steps, log)
     params, _, clipped_sum = stats.carry
     predict = tj.jit(lambda params, x: tnp.argmax(model(params, x), axis=-1))

@@ -49,10 +49,14 @@ def run(s: Settings, log: Log) -> Result:
     data = digits(s.data.test_fraction, s.seed, file=s.data.file)
     model = mlp(data.features, s.model.hidden, data.classes, s.model.activation)
     opt = make_optimizer(s.train)
-    params = model.init(random.key(s.seed))
     log.info(
         f"MLP {model.sizes} on {len(data.x_train)} training examples, {len(data.x_test)} held out"
     )
+
+    @tj.jit  # one compiled setup instead of many small eager operations
+    def init(seed):
+        params = model.init(random.key(seed))
+        return params, opt.init(params)
 
     def loss_fn(params, x, y):
         return nn.cross_entropy(model(params, x), y)
@@ -71,10 +75,11 @@ def run(s: Settings, log: Log) -> Result:
         i = indices(step)
         return data.x_train[i], data.y_train[i]
 
-    stats = run_steps(train_step, (params, opt.init(params)), batch, s.train.steps, log)
+    stats = run_steps(train_step, init(np.uint32(s.seed)), batch, s.train.steps, log)
     params, _ = stats.carry
-    test_acc = accuracy(predict(params, data.x_test), data.y_test)
-    train_acc = accuracy(predict(params, data.x_train), data.y_train)
+    predicted = np.asarray(predict(params, np.concatenate([data.x_train, data.x_test])))
+    train_acc = accuracy(predicted[: len(data.x_train)], data.y_train)
+    test_acc = accuracy(predicted[len(data.x_train) :], data.y_test)
     n_params = sum(int(np.size(p)) for p in tj.tree_util.tree_leaves(params))
     return Result(
         losses=[float(x) for x in stats.losses],

@@ -1,15 +1,18 @@
 """The primitive families. Importing this package registers every primitive."""
 
-from tracejit.primitives import (  # noqa: F401
+from tracejit.primitives import (  # noqa: F401  # noqa: F401,E402  # noqa: F401,E402  (control flow)
+    cond,
+    conv,
     cumulative,
     elementwise,
     gather,
     indexing,
     linalg,
     reductions,
+    scan,
     scatter,
     shape,
     sorting,
+    while_loop,
+    windowed,
 )
-from tracejit.primitives import conv, windowed  # noqa: F401,E402
-from tracejit.primitives import cond, scan, while_loop  # noqa: F401,E402  (control flow)

@@ -33,8 +33,6 @@ from tracejit.transforms.partial_eval import partial_eval
 from tracejit.transforms.transpose import backward_pass
 from tracejit.transforms.vmap import batch_eval
 
-INDEX_AVAL = Aval((), np.dtype(np.int32), False)
-
 
 def _cond_abstract_eval(index: Aval, *ops: Aval, branches: tuple[ClosedIR, ...]) -> list[Aval]:
     if index.shape != () or index.dtype != np.int32:

@@ -39,8 +39,6 @@ from tracejit.transforms.jvp import tangent_aval
 from tracejit.transforms.partial_eval import partial_eval
 from tracejit.transforms.vmap import batch_eval
 
-BOOL_SCALAR = Aval((), np.dtype(np.bool_), False)
-
 
 def _while_abstract_eval(*avals: Aval, cond, body, cond_nconsts, body_nconsts) -> list[Aval]:
     cc, bc, carry = split(avals, cond_nconsts, body_nconsts)
