@@ -1,6 +1,6 @@
 """The primitive families. Importing this package registers every primitive."""
 
-from tracejit.primitives import (  # noqa: F401  # noqa: F401,E402  # noqa: F401,E402  (control flow)
+from tracejit.primitives import (  # noqa: F401
     cond,
     conv,
     cumulative,
