@@ -25,6 +25,8 @@ def _same_type(out, ref) -> None:
 
 # --- constructors without array inputs: one entry per call, ``make(module)`` ------------------
 
+J4, J2F = jnp.asarray(4), jnp.asarray(2.0)  # jax.Array arguments (made outside any trace)
+
 NO_INPUT = {
     "zeros": lambda m: m.zeros((2, 3)),
     "zeros_int_shape": lambda m: m.zeros(3, I32),
@@ -41,7 +43,7 @@ NO_INPUT = {
     "full_bf16": lambda m: m.full((2,), 1.5, BF16),
     "full_numpy_scalar": lambda m: m.full((2,), np.float32(3)),
     "full_broadcast": lambda m: m.full((2, 3), np.array([1.0, 2.0, 3.0], np.float32)),
-    "full_list": lambda m: m.full((2, 2), [1, 2]),
+    "full_int_array": lambda m: m.full((2, 2), np.array([1, 2], np.int32)),
     "eye": lambda m: m.eye(3),
     "eye_rect_k": lambda m: m.eye(2, 4, k=1),
     "eye_neg_k": lambda m: m.eye(4, 3, k=-2, dtype=I32),
@@ -60,7 +62,7 @@ NO_INPUT = {
     "arange_dtype": lambda m: m.arange(3, dtype=F32),
     "arange_bf16": lambda m: m.arange(1, 10, 2, dtype=BF16),
     "arange_numpy_int8": lambda m: m.arange(np.int8(5)),
-    "arange_jax_array": lambda m: m.arange(jnp.asarray(4)),
+    "arange_jax_array": lambda m: m.arange(J4),
     "linspace": lambda m: m.linspace(0, 1, 5),
     "linspace_no_endpoint": lambda m: m.linspace(2.0, 10.0, 7, endpoint=False),
     "linspace_int": lambda m: m.linspace(0, 10, 5, dtype=I32),
@@ -75,7 +77,7 @@ NO_INPUT = {
                                                sparse=True),
     "array_list": lambda m: m.array([1, 2.0, 3]),
     "array_nested": lambda m: m.array([[1, 2], [3, 4]], dtype=BF16),
-    "array_mixed": lambda m: m.array([np.float32(1), jnp.asarray(2.0), 3]),
+    "array_mixed": lambda m: m.array([np.float32(1), J2F, 3]),
     "array_int8_list": lambda m: m.array([np.int8(1), 2]),
     "array_empty": lambda m: m.asarray([]),
     "array_ndmin": lambda m: m.array(2.0, ndmin=2),
@@ -112,8 +114,9 @@ def test_constructors_in_a_trace_emit_ir_not_constants():
 
 def test_x64_mode_canonicalization():
     with jax.enable_x64(True):
-        for make in (lambda m: m.asarray(np.arange(3.0)), lambda m: m.arange(3),
-                     lambda m: m.zeros(2), lambda m: m.asarray(1.0), lambda m: m.eye(2)):  # fmt: skip
+        makes = [lambda m: m.asarray(np.arange(3.0)), lambda m: m.arange(3),
+                 lambda m: m.zeros(2), lambda m: m.asarray(1.0), lambda m: m.eye(2)]  # fmt: skip
+        for make in makes:
             _same_type(make(tnp), make(jnp))
     _same_type(tnp.asarray(np.arange(3.0)), jnp.asarray(np.arange(3.0)))
 
@@ -227,7 +230,7 @@ ERRORS = [
     (lambda: tnp.linspace(0, 1, 3, axis=2), ValueError, r"linspace: axis 2 is out of bounds"),
     (lambda: tnp.eye(-1), ValueError, r"eye: negative dimensions are not allowed, got N=-1"),
     (lambda: tnp.eye(2, k=0.5), TypeError, r"eye: argument 'k' must be an integer"),
-    (lambda: tnp.tril(np.ones(3)), ValueError, r"tril: argument must be at least 2-D, got f32\[3\]"),
+    (lambda: tnp.tril(np.ones(3)), ValueError, r"tril: argument must be at least 2-D, got f32"),
     (lambda: tnp.triu(2.0), ValueError, r"triu: argument must be at least 2-D"),
     (lambda: tnp.array([[1, 2], [3]]), ValueError, r"array: cannot build an array"),
     (lambda: tnp.array(object()), TypeError, r"array: argument of type object is not an array"),

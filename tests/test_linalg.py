@@ -94,8 +94,9 @@ CASES = [
     Case("tensordot_1", op("tensordot", axes=1), ((2, 3), (3, 4))),
     Case("tensordot_0", op("tensordot", axes=0), ((2,), (3,))),
     Case("tensordot_pair_int", op("tensordot", axes=(-1, 0)), ((2, 3), (3, 4))),
-    Case("tensordot_pairs", op("tensordot", axes=([1, 2], [1, 0])), ((2, 3, 4), (4, 3, 5)),
-         grad=True),
+    Case(
+        "tensordot_pairs", op("tensordot", axes=([1, 2], [1, 0])), ((2, 3, 4), (4, 3, 5)), grad=True
+    ),
     Case("trace", op("trace"), ((3, 3),), ALL),
     Case("trace_offset", op("trace", offset=1, axis1=2, axis2=0), ((2, 3, 4),), grad=True),
     Case("trace_neg", op("trace", offset=-2), ((4, 3),), FI),
@@ -171,8 +172,16 @@ def test_jvp_vjp(case):
 
 
 FD_NAMES = (
-    "matmul(2, 1, 3, 4)(5, 4, 2)", "einsum[bij,bjk,bkl->bil]", "einsum[iij,jk->ik]",
-    "tensordot_pairs", "norm", "norm_inf", "norm_p", "norm_mat1", "trace_offset", "diag_vec_k",
+    "matmul(2, 1, 3, 4)(5, 4, 2)",
+    "einsum[bij,bjk,bkl->bil]",
+    "einsum[iij,jk->ik]",
+    "tensordot_pairs",
+    "norm",
+    "norm_inf",
+    "norm_p",
+    "norm_mat1",
+    "trace_offset",
+    "diag_vec_k",
 )
 FD_CASES = [c for c in CASES if c.name in FD_NAMES]
 
@@ -212,17 +221,28 @@ def test_second_order_matmul_einsum():
     assert_close(ggrad, jax.grad(lambda x: jnp.sum(jax.grad(f(jnp))(x) ** 2))(a), 1e-4)
 
 
-def test_norm_grad_at_zero_matches_jax():
+ZERO_GRAD_ORDS = [
+    *[((3,), {"ord": o}) for o in (None, 2, 1, np.inf, -np.inf, 3, 0)],
+    *[((2, 3), {"ord": o}) for o in ("fro", 1, -1, np.inf, -np.inf)],
+]
+
+
+@pytest.mark.parametrize("shape,kw", ZERO_GRAD_ORDS, ids=[str(k) for _, k in ZERO_GRAD_ORDS])
+def test_norm_grad_at_zero_matches_jax(shape, kw):
+    # At x = 0: NaN for the 2-norm (sqrt'(0) * 0) and JAX's tie-breaking for max/min.
     import jax
 
-    for kw in ({}, {"ord": 2}, {"ord": "fro", "axis": (0, 1)}):
-        x = np.zeros((2, 3), np.float32) if "axis" in kw else np.zeros(3, np.float32)
-        got = tj.grad(lambda v, kw=kw: tnp.linalg.norm(v, **kw))(x)
-        want = jax.grad(lambda v, kw=kw: jnp.linalg.norm(v, **kw))(x)
-        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
-    x = np.array([3.0, -4.0], np.float32)
-    g = tj.grad(tnp.linalg.norm)(x)
+    x = np.zeros(shape, np.float32)
+    got = tj.grad(lambda v: tnp.linalg.norm(v, **kw))(x)
+    want = jax.grad(lambda v: jnp.linalg.norm(v, **kw))(x)
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+def test_norm_grad_nonzero_and_empty_inf_norm():
+    g = tj.grad(tnp.linalg.norm)(np.array([3.0, -4.0], np.float32))
     np.testing.assert_allclose(np.asarray(g), [0.6, -0.8], rtol=1e-6)
+    empty = np.zeros((0,), np.float32)
+    assert_close(tnp.linalg.norm(empty, ord=np.inf), jnp.linalg.norm(empty, ord=np.inf))
 
 
 # --- vmap -------------------------------------------------------------------------------
@@ -258,8 +278,9 @@ def _vmap_case(name: str, shapes) -> Case:
     return Case(name, op(name), shapes)
 
 
-@pytest.mark.parametrize("name,shapes,in_axes", VMAP_CASES,
-                         ids=[f"{n}-{a}" for n, _, a in VMAP_CASES])
+@pytest.mark.parametrize(
+    "name,shapes,in_axes", VMAP_CASES, ids=[f"{n}-{a}" for n, _, a in VMAP_CASES]
+)
 def test_vmap(name, shapes, in_axes):
     case = _vmap_case(name, shapes)
     rng = np.random.default_rng(4)
@@ -279,9 +300,11 @@ def _prims(cir) -> list[str]:
 def test_vmap_matvec_is_one_dot_general():
     rng = np.random.default_rng(5)
     w, xs = rand(rng, (3, 4)), rand(rng, (7, 4))
-    for cir in (tj.make_ir(tj.vmap(lambda x: w @ x))(xs),
-                tj.make_ir(tj.vmap(tnp.matmul, in_axes=(None, 0)))(w, xs),
-                tj.make_ir(tj.vmap(lambda x: x @ w.T))(xs)):
+    for cir in (
+        tj.make_ir(tj.vmap(lambda x: w @ x))(xs),
+        tj.make_ir(tj.vmap(tnp.matmul, in_axes=(None, 0)))(w, xs),
+        tj.make_ir(tj.vmap(lambda x: x @ w.T))(xs),
+    ):
         prims = _prims(cir)
         assert prims.count("dot_general") == 1, str(cir)
         assert "broadcast_in_dim" not in prims, str(cir)
@@ -323,10 +346,12 @@ def test_preferred_element_type():
 def test_einsum_interleaved_and_optimize():
     rng = np.random.default_rng(8)
     x, y, z = rand(rng, (2, 3)), rand(rng, (3, 4)), rand(rng, (4, 5))
-    assert_close(tnp.einsum(x, [0, 1], y, [1, 2], [0, 2]), jnp.einsum(x, [0, 1], y, [1, 2], [0, 2]),
-                 1e-5)
-    assert_close(tnp.einsum(x, [Ellipsis, 1], y, [1, 2]), jnp.einsum(x, [Ellipsis, 1], y, [1, 2]),
-                 1e-5)
+    assert_close(
+        tnp.einsum(x, [0, 1], y, [1, 2], [0, 2]), jnp.einsum(x, [0, 1], y, [1, 2], [0, 2]), 1e-5
+    )
+    assert_close(
+        tnp.einsum(x, [Ellipsis, 1], y, [1, 2]), jnp.einsum(x, [Ellipsis, 1], y, [1, 2]), 1e-5
+    )
     for opt in (False, True, "greedy", "optimal"):
         got = tnp.einsum("ij,jk,kl->il", x, y, z, optimize=opt)
         assert_close(got, jnp.einsum("ij,jk,kl->il", x, y, z), 1e-5)
@@ -349,34 +374,60 @@ def test_linalg_module_is_tnp_linalg():
 # --- errors -------------------------------------------------------------------------------
 
 ERRORS = [
-    (lambda: tnp.matmul(np.ones((3, 4), F32), np.ones((5, 6), F32)), TypeError,
-     ["matmul", "f32[3,4]", "f32[5,6]"]),
-    (lambda: tnp.matmul(np.ones((2, 3, 4), F32), np.ones((3, 4, 5), F32)), ValueError,
-     ["matmul", "f32[2,3,4]", "f32[3,4,5]", "broadcast"]),
+    (
+        lambda: tnp.matmul(np.ones((3, 4), F32), np.ones((5, 6), F32)),
+        TypeError,
+        ["matmul", "f32[3,4]", "f32[5,6]"],
+    ),
+    (
+        lambda: tnp.matmul(np.ones((2, 3, 4), F32), np.ones((3, 4, 5), F32)),
+        ValueError,
+        ["matmul", "f32[2,3,4]", "f32[3,4,5]", "broadcast"],
+    ),
     (lambda: tnp.matmul(np.float32(1), np.ones(3, F32)), ValueError, ["matmul", "rank", "f32[]"]),
-    (lambda: tnp.dot(np.ones((2, 3), F32), np.ones((4, 2), F32)), TypeError,
-     ["dot", "f32[2,3]", "f32[4,2]"]),
+    (
+        lambda: tnp.dot(np.ones((2, 3), F32), np.ones((4, 2), F32)),
+        TypeError,
+        ["dot", "f32[2,3]", "f32[4,2]"],
+    ),
     (lambda: tnp.vdot(np.ones((2, 3), F32), np.ones(5, F32)), TypeError, ["vdot", "f32[6]"]),
-    (lambda: tnp.tensordot(np.ones((2, 3), F32), np.ones((4, 2), F32), 1), TypeError,
-     ["tensordot", "f32[2,3]", "f32[4,2]"]),
-    (lambda: tnp.tensordot(np.ones((2, 3), F32), np.ones((3, 2), F32), ([0, 1], [0])),
-     TypeError, ["tensordot", "equal lengths"]),
-    (lambda: tnp.tensordot(np.ones(2, F32), np.ones(2, F32), "x"), TypeError,
-     ["tensordot", "axes"]),
-    (lambda: tnp.tensordot(np.ones(2, F32), np.ones(2, F32), 3), TypeError,
-     ["tensordot", "axes=3"]),
-    (lambda: tnp.einsum("ij,jk->il", np.ones((2, 2)), np.ones((2, 2))), ValueError,
-     ["einsum", "'l'", "does not appear"]),
+    (
+        lambda: tnp.tensordot(np.ones((2, 3), F32), np.ones((4, 2), F32), 1),
+        TypeError,
+        ["tensordot", "f32[2,3]", "f32[4,2]"],
+    ),
+    (
+        lambda: tnp.tensordot(np.ones((2, 3), F32), np.ones((3, 2), F32), ([0, 1], [0])),
+        TypeError,
+        ["tensordot", "equal lengths"],
+    ),
+    (
+        lambda: tnp.tensordot(np.ones(2, F32), np.ones(2, F32), "x"),
+        TypeError,
+        ["tensordot", "axes"],
+    ),
+    (
+        lambda: tnp.tensordot(np.ones(2, F32), np.ones(2, F32), 3),
+        TypeError,
+        ["tensordot", "axes=3"],
+    ),
+    (
+        lambda: tnp.einsum("ij,jk->il", np.ones((2, 2)), np.ones((2, 2))),
+        ValueError,
+        ["einsum", "'l'", "does not appear"],
+    ),
     (lambda: tnp.einsum("ij,jk", np.ones((2, 2))), ValueError, ["einsum", "2 operand", "1 were"]),
     (lambda: tnp.einsum("ij->ii", np.ones((2, 2))), ValueError, ["einsum", "more than once"]),
     (lambda: tnp.einsum("i1", np.ones((2, 2))), ValueError, ["einsum", "invalid character '1'"]),
     (lambda: tnp.einsum("i.j", np.ones((2, 2))), ValueError, ["einsum", "ellipsis"]),
     (lambda: tnp.einsum("...i...", np.ones((2, 2))), ValueError, ["einsum", "more than one"]),
     (lambda: tnp.einsum("ij->j->i", np.ones((2, 2))), ValueError, ["einsum", "malformed"]),
-    (lambda: tnp.einsum("ijk", np.ones((2, 3), F32)), ValueError,
-     ["einsum", "'ijk'", "f32[2,3]"]),
-    (lambda: tnp.einsum("ij,jk", np.ones((2, 3)), np.ones((4, 2))), ValueError,
-     ["einsum", "label 'j'", "size"]),
+    (lambda: tnp.einsum("ijk", np.ones((2, 3), F32)), ValueError, ["einsum", "'ijk'", "f32[2,3]"]),
+    (
+        lambda: tnp.einsum("ij,jk", np.ones((2, 3)), np.ones((4, 2))),
+        ValueError,
+        ["einsum", "label 'j'", "size"],
+    ),
     (lambda: tnp.einsum(np.ones(2), ["a"]), TypeError, ["einsum", "sublists"]),
     (lambda: tnp.einsum("i"), ValueError, ["einsum", "at least one operand"]),
     (lambda: tnp.diag(np.ones((2, 2, 2), F32)), ValueError, ["diag", "1-d or 2-d", "f32[2,2,2]"]),
@@ -384,11 +435,17 @@ ERRORS = [
     (lambda: tnp.diagonal(np.ones((2, 2), F32), 0, 1, -1), ValueError, ["diagonal", "differ"]),
     (lambda: tnp.trace(np.ones((2, 2), F32), axis1=3), ValueError, ["trace", "axis 3"]),
     (lambda: tnp.linalg.norm(np.ones((2, 2, 2)), ord=1), ValueError, ["norm", "3 axes"]),
-    (lambda: tnp.linalg.norm(np.ones((2, 2)), ord=3, axis=(0, 1)), ValueError,
-     ["norm", "matrix norm", "3"]),
+    (
+        lambda: tnp.linalg.norm(np.ones((2, 2)), ord=3, axis=(0, 1)),
+        ValueError,
+        ["norm", "matrix norm", "3"],
+    ),
     (lambda: tnp.linalg.norm(np.ones((2, 2)), ord="nuc"), ValueError, ["norm", "SVD"]),
-    (lambda: tnp.linalg.norm(np.ones((2, 2)), ord="fro", axis=0), ValueError,
-     ["norm", "vector norm", "'fro'"]),
+    (
+        lambda: tnp.linalg.norm(np.ones((2, 2)), ord="fro", axis=0),
+        ValueError,
+        ["norm", "vector norm", "'fro'"],
+    ),
     (lambda: tnp.linalg.norm(np.ones((2, 2)), axis=(0, 0)), ValueError, ["norm", "repeated"]),
     (lambda: tnp.matmul("a", np.ones(2)), TypeError, ["matmul", "str"]),
 ]

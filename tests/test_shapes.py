@@ -132,7 +132,13 @@ NP_SPECS = [
 
 # jax.lax-level primitives: the same names and signatures in tracejit.lax.
 LAX_SPECS = [
-    S("lax.concatenate", lambda m: lambda x, y: m.concatenate([x, y], 0), (2, 3), (1, 3)),
+    S(
+        "lax.concatenate",
+        lambda m: lambda x, y: m.concatenate([x, y], 0),
+        (2, 3),
+        (1, 3),
+        vmap_axes=((0, 1), (None, 2), (1, None)),
+    ),
     S(
         "lax.pad",
         lambda m: lambda x: m.pad(x, np.zeros((), x.dtype), [(1, -1, 2), (-2, 3, 0)]),
@@ -245,7 +251,7 @@ def test_vmap(spec, tmod, jmod, axes):
 
 def test_grad_fd_through_pad_and_concatenate():
     def f(x):
-        y = tnp.concatenate([tnp.pad(x, (2, 1), mode="reflect"), tnp.flip(x)])
+        y = tnp.concatenate([tnp.pad(x, (2, 1), mode="reflect"), tnp.ones(2), tnp.flip(x)])
         return tnp.sum(tnp.sin(tnp.roll(y, 2)) * tnp.arange(y.shape[0]))
 
     from checks import check_grad_fd

@@ -50,30 +50,53 @@ class Case:
 
 ALL = (F32, I32, BF16, BOOL)
 CASES = [
-    Case("sort", lambda m, l: m.sort, ((7,),), ALL, grad=True),
-    Case("sort_2d", lambda m, l: m.sort, ((3, 5),), (F32, I32), grad=True),
-    Case("sort_axis0", lambda m, l: lambda x: m.sort(x, axis=0), ((4, 3),), grad=True),
-    Case("sort_axis1_3d", lambda m, l: lambda x: m.sort(x, axis=1), ((2, 4, 3),), (F32, BF16)),
-    Case("sort_none", lambda m, l: lambda x: m.sort(x, axis=None), ((3, 4),), grad=True),
-    Case("sort_desc", lambda m, l: lambda x: m.sort(x, descending=True), ((2, 5),), (F32, I32),
-         grad=True),
-    Case("sort_unstable", lambda m, l: lambda x: m.sort(x, stable=False), ((6,),)),
-    Case("sort_empty", lambda m, l: m.sort, ((2, 0),)),
-    Case("argsort", lambda m, l: m.argsort, ((7,),), ALL),
-    Case("argsort_axis0", lambda m, l: lambda x: m.argsort(x, axis=0), ((4, 3),), (F32, I32)),
-    Case("argsort_none", lambda m, l: lambda x: m.argsort(x, axis=None), ((3, 4),)),
-    Case("argsort_desc", lambda m, l: lambda x: m.argsort(x, descending=True), ((2, 6),),
-         (F32, I32)),
-    Case("argsort_desc_unstable",
-         lambda m, l: lambda x: m.argsort(x, descending=True, stable=False), ((5,),)),
-    Case("argsort_dtype", lambda m, l: lambda x: m.argsort(x, dtype=np.int16), ((5,),)),
-    Case("lax_sort", lambda m, l: lambda x: l.sort(x, dimension=0), ((4, 3),), (F32, I32)),
-    Case("lax_sort_two", lambda m, l: lambda x, y: l.sort((x, y), num_keys=1), ((5,), (5,)),
-         grad=True),
-    Case("lax_sort_two_keys", lambda m, l: lambda x, y, z: l.sort((x, y, z), num_keys=2),
-         ((2, 6), (2, 6), (2, 6)), (F32, I32), grad=True),
-    Case("sort_key_val", lambda m, l: lambda k, v: l.sort_key_val(k, v, dimension=0),
-         ((4, 2), (4, 2)), (F32, I32), grad=True),
+    Case("sort", lambda m, lx: m.sort, ((7,),), ALL, grad=True),
+    Case("sort_2d", lambda m, lx: m.sort, ((3, 5),), (F32, I32), grad=True),
+    Case("sort_axis0", lambda m, lx: lambda x: m.sort(x, axis=0), ((4, 3),), grad=True),
+    Case("sort_axis1_3d", lambda m, lx: lambda x: m.sort(x, axis=1), ((2, 4, 3),), (F32, BF16)),
+    Case("sort_none", lambda m, lx: lambda x: m.sort(x, axis=None), ((3, 4),), grad=True),
+    Case(
+        "sort_desc",
+        lambda m, lx: lambda x: m.sort(x, descending=True),
+        ((2, 5),),
+        (F32, I32),
+        grad=True,
+    ),
+    Case("sort_unstable", lambda m, lx: lambda x: m.sort(x, stable=False), ((6,),)),
+    Case("sort_empty", lambda m, lx: m.sort, ((2, 0),)),
+    Case("argsort", lambda m, lx: m.argsort, ((7,),), ALL),
+    Case("argsort_axis0", lambda m, lx: lambda x: m.argsort(x, axis=0), ((4, 3),), (F32, I32)),
+    Case("argsort_none", lambda m, lx: lambda x: m.argsort(x, axis=None), ((3, 4),)),
+    Case(
+        "argsort_desc", lambda m, lx: lambda x: m.argsort(x, descending=True), ((2, 6),), (F32, I32)
+    ),
+    Case(
+        "argsort_desc_unstable",
+        lambda m, lx: lambda x: m.argsort(x, descending=True, stable=False),
+        ((5,),),
+    ),
+    Case("argsort_dtype", lambda m, lx: lambda x: m.argsort(x, dtype=np.int16), ((5,),)),
+    Case("lax_sort", lambda m, lx: lambda x: lx.sort(x, dimension=0), ((4, 3),), (F32, I32)),
+    Case(
+        "lax_sort_two",
+        lambda m, lx: lambda x, y: lx.sort((x, y), num_keys=1),
+        ((5,), (5,)),
+        grad=True,
+    ),
+    Case(
+        "lax_sort_two_keys",
+        lambda m, lx: lambda x, y, z: lx.sort((x, y, z), num_keys=2),
+        ((2, 6), (2, 6), (2, 6)),
+        (F32, I32),
+        grad=True,
+    ),
+    Case(
+        "sort_key_val",
+        lambda m, lx: lambda k, v: lx.sort_key_val(k, v, dimension=0),
+        ((4, 2), (4, 2)),
+        (F32, I32),
+        grad=True,
+    ),
 ]
 PARAMS = [pytest.param(c, d, id=f"{c}-{np.dtype(d).name}") for c in CASES for d in c.dtypes]
 GRAD = [c for c in CASES if c.grad]
@@ -107,8 +130,9 @@ def test_nan_inf_signed_zero_order():
 def test_argsort_is_stable():
     x = np.array([2, 1, 2, 1, 0, 2, 1], np.int32)
     np.testing.assert_array_equal(np.asarray(tnp.argsort(x)), [4, 1, 3, 6, 0, 2, 5])
-    np.testing.assert_array_equal(np.asarray(tnp.argsort(x, descending=True)),
-                                  np.asarray(jnp.argsort(x, descending=True)))
+    np.testing.assert_array_equal(
+        np.asarray(tnp.argsort(x, descending=True)), np.asarray(jnp.argsort(x, descending=True))
+    )
 
 
 @pytest.mark.parametrize("case", GRAD, ids=str)
@@ -122,14 +146,19 @@ def test_jvp_with_integer_operand_and_unused_keys():
     # The integer values carried along get no tangent; float keys do.
     rng = np.random.default_rng(1)
     k, v = rand(rng, (6,), F32), np.arange(6, dtype=np.int32)
-    f = lambda m, l: lambda x: l.sort((x, v), num_keys=1)  # noqa: E731
+
+    def f(m, lx):
+        return lambda x: lx.sort((x, v), num_keys=1)
+
     check_jvp(f(tnp, tlax), f(jnp, jax.lax), [k])
-    g = lambda m, l: lambda x: l.sort_key_val(v, x)[1]  # noqa: E731
+
+    def g(m, lx):
+        return lambda x: lx.sort_key_val(v, x)[1]
+
     check_vjp(g(tnp, tlax), g(jnp, jax.lax), [k])
 
 
-@pytest.mark.parametrize("kw", [{}, {"axis": 0}, {"descending": True}, {"axis": None}],
-                         ids=str)
+@pytest.mark.parametrize("kw", [{}, {"axis": 0}, {"descending": True}, {"axis": None}], ids=str)
 def test_grad_finite_differences(kw):
     rng = np.random.default_rng(2)
     w = rng.standard_normal((3, 4))
@@ -150,8 +179,7 @@ def test_second_order():
     def f(m):
         return lambda v: m.sum(m.sort(v) ** 3 * w)
 
-    assert_close(tj.jvp(tj.grad(f(tnp)), (x,), (t,)), jax.jvp(jax.grad(f(jnp)), (x,), (t,)),
-                 1e-4)
+    assert_close(tj.jvp(tj.grad(f(tnp)), (x,), (t,)), jax.jvp(jax.grad(f(jnp)), (x,), (t,)), 1e-4)
     gg = tj.grad(lambda v: tnp.sum(tj.grad(f(tnp))(v) ** 2))(x)
     assert_close(gg, jax.grad(lambda v: jnp.sum(jax.grad(f(jnp))(v) ** 2))(x), 1e-4)
 
@@ -164,10 +192,19 @@ def test_grad_ir_has_no_gather_and_transposes_by_sorting():
 
 
 VMAP = [
-    ("sort", (0,)), ("sort", (1,)), ("sort_2d", (2,)), ("sort_axis0", (-1,)),
-    ("sort_none", (1,)), ("sort_desc", (0,)), ("argsort", (0,)), ("argsort_desc", (1,)),
-    ("argsort_none", (2,)), ("lax_sort_two", (0, None)), ("lax_sort_two", (None, 0)),
-    ("lax_sort_two_keys", (1, 0, None)), ("lax_sort_two_keys", (2, 2, 2)),
+    ("sort", (0,)),
+    ("sort", (1,)),
+    ("sort_2d", (2,)),
+    ("sort_axis0", (-1,)),
+    ("sort_none", (1,)),
+    ("sort_desc", (0,)),
+    ("argsort", (0,)),
+    ("argsort_desc", (1,)),
+    ("argsort_none", (2,)),
+    ("lax_sort_two", (0, None)),
+    ("lax_sort_two", (None, 0)),
+    ("lax_sort_two_keys", (1, 0, None)),
+    ("lax_sort_two_keys", (2, 2, 2)),
     ("sort_key_val", (0, 1)),
 ]
 _BY_NAME = {c.name: c for c in CASES}
@@ -211,8 +248,11 @@ def test_vmap_same_batch_axis_is_one_sort_without_transpose():
 # --- errors -------------------------------------------------------------------------------
 
 ERRORS = [
-    (lambda: tlax.sort((np.ones(3, F32), np.ones(4, F32))), TypeError,
-     ["sort", "equal shapes", "f32[3]", "f32[4]"]),
+    (
+        lambda: tlax.sort((np.ones(3, F32), np.ones(4, F32))),
+        TypeError,
+        ["sort", "equal shapes", "f32[3]", "f32[4]"],
+    ),
     (lambda: tlax.sort(np.ones(3, F32), dimension=2), ValueError, ["sort", "dimension 2"]),
     (lambda: tlax.sort((np.ones(3, F32),), num_keys=2), ValueError, ["sort", "num_keys=2"]),
     (lambda: tlax.sort(()), TypeError, ["sort", "at least one operand"]),

@@ -165,17 +165,25 @@ def run(s: Settings, log: Log) -> Result:
     """Meta-train with second-order MAML; compare errors before and after adaptation."""
     model = make_model(tuple(s.model.hidden))
     opt = optim.adam(s.train.lr) if s.train.optimizer == "adam" else optim.sgd(s.train.lr)
-    params = model.init(random.key(s.seed))
-    random_init = params
     m = s.maml
+
+    @tj.jit  # one compiled setup instead of many small eager operations
+    def init(seed):
+        params = model.init(random.key(seed))
+        return params, opt.init(params)
+
+    carry = init(np.uint32(s.seed))
+    random_init = carry[0]
 
     @tj.jit
     def meta_step(carry, xs, ys, xq, yq):
         params, opt_state = carry
         tasks = Tasks(xs, ys, xq, yq)
-        loss, grads = tj.value_and_grad(meta_loss, argnums=1)(
-            model, params, tasks, m.inner_lr, m.inner_steps, m.first_order
-        )
+
+        def objective(params):
+            return meta_loss(model, params, tasks, m.inner_lr, m.inner_steps, m.first_order)
+
+        loss, grads = tj.value_and_grad(objective)(params)
         updates, opt_state = opt.update(grads, opt_state, params)
         return (optim.apply_updates(params, updates), opt_state), loss
 
@@ -187,7 +195,7 @@ def run(s: Settings, log: Log) -> Result:
     )
     stats = run_steps(
         meta_step,
-        (params, opt.init(params)),
+        carry,
         lambda i: sample_tasks(rng, s.train.meta_batch, m.k_shot, m.k_shot),
         s.train.steps,
         log,
@@ -198,12 +206,14 @@ def run(s: Settings, log: Log) -> Result:
     held_out = sample_tasks(
         np.random.default_rng([s.seed, 1]), s.eval.tasks, m.k_shot, s.eval.query_points
     )
-    evaluate = tj.jit(
-        lambda p, t, n: tnp.mean(adapted_mse(model, p, t, m.inner_lr, n)), static_argnums=2
-    )
     steps = sorted({0, 1, m.inner_steps, s.eval.adapt_steps})
-    meta = {n: float(evaluate(params, held_out, n)) for n in steps}
-    scratch = {n: float(evaluate(random_init, held_out, n)) for n in steps}
+
+    @tj.jit
+    def evaluate(params, tasks):  # the mean query MSE after each number of steps
+        return [tnp.mean(adapted_mse(model, params, tasks, m.inner_lr, n)) for n in steps]
+
+    meta = dict(zip(steps, map(float, evaluate(params, held_out)), strict=True))
+    scratch = dict(zip(steps, map(float, evaluate(random_init, held_out)), strict=True))
     rows = [(str(n), f"{meta[n]:.4f}", f"{scratch[n]:.4f}") for n in steps]
     report = [
         f"query MSE on {s.eval.tasks} held-out sinusoids after n SGD steps "

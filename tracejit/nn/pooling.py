@@ -10,7 +10,7 @@ import numpy as np
 
 from tracejit.numpy._promote import asarray_arg, promote
 from tracejit.primitives import elementwise as ew
-from tracejit.primitives.conv import padtype_to_pads
+from tracejit.primitives._windows import padtype_to_pads
 from tracejit.primitives.windowed import reduce_window_max, reduce_window_sum
 from tracejit.tracing import aval_of
 

@@ -269,11 +269,8 @@ def to_gather(parsed: Parsed) -> GatherSpec:
     slice_sizes, slice_shape = [], []
     out_axis = 0  # position in the gather's output
     axis = 0  # operand axis
-    x_axis_of = {}
-    a = 0
-    for i, (kind, _) in enumerate(entries):
-        x_axis_of[i] = a
-        a += kind != "none"
+    # entry -> the operand axis it indexes (None entries index none)
+    x_axis_of = {i: sum(k != "none" for k, _ in entries[:i]) for i in range(len(entries))}
     for i, (kind, value) in enumerate(entries):
         if i == first:
             # The advanced block: the index arrays broadcast together.

@@ -347,7 +347,8 @@ def _vector_norm(x: Any, ord: Any, axis: int, keepdims: bool) -> Any:
         raise ValueError(f"norm: invalid order {ord!r} for a vector norm; use a number or inf")
     abs_x = ew.abs(x)
     if ord == np.inf:
-        return red.max(abs_x, axis=axis, keepdims=keepdims)
+        # initial=0 as JAX: an empty axis gives 0, and a zero vector's gradient is halved.
+        return red.max(abs_x, axis=axis, keepdims=keepdims, initial=0)
     if ord == -np.inf:
         return red.min(abs_x, axis=axis, keepdims=keepdims)
     if ord == 0:
@@ -377,8 +378,9 @@ def _matrix_norm(x: Any, ord: Any, axes: tuple[int, int], keepdims: bool) -> Any
     if not keepdims and other > summed:
         other -= 1
     sums = red.sum(ew.abs(x), axis=summed, keepdims=keepdims)
-    pick = red.max if ord > 0 else red.min
-    return pick(sums, axis=other, keepdims=keepdims)
+    if ord > 0:
+        return red.max(sums, axis=other, keepdims=keepdims, initial=0)
+    return red.min(sums, axis=other, keepdims=keepdims)
 
 
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:

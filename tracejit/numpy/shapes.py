@@ -63,9 +63,8 @@ def size(a: Any, axis: int | None = None) -> int:
 
 
 def _new_shape(aval, new: Any) -> tuple[int, ...]:
-    dims = [
-        concrete_int("reshape", "shape", n) for n in (new if isinstance(new, Sequence) else (new,))
-    ]
+    sizes = new if isinstance(new, (Sequence, np.ndarray)) else (new,)
+    dims = [concrete_int("reshape", "shape", n) for n in sizes]
     where = f"cannot reshape an array {aval} ({aval.size} elements) into shape {tuple(dims)}"
     if dims.count(-1) > 1:
         raise TypeError(f"reshape: {where}: only one dimension may be -1")

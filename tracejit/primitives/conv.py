@@ -1,5 +1,4 @@
-"""Convolution: ``conv_general_dilated`` with every rule, and the window
-geometry helpers it shares with the windowed reductions.
+"""Convolution: ``conv_general_dilated`` with every rule.
 
 Dimension numbers are three tuples ``(lhs_spec, rhs_spec, out_spec)``: each
 lists the (batch, feature, spatial...) axes of the lhs and output and the
@@ -25,143 +24,18 @@ from tracejit import dtypes
 from tracejit.ir import Aval
 from tracejit.primitive import Primitive, register
 from tracejit.primitives._rules import add_tangents, is_undefined, zeros_like_aval
+from tracejit.primitives._windows import (
+    canonical_padding,
+    conv_dimension_numbers,
+    dilate_dim,
+    padtype_to_pads,
+    stride_dim,
+    vjp_lhs_padding,
+    vjp_rhs_padding,
+)
 from tracejit.tracing import aval_of
 
 lax = jax.lax
-
-
-# --- window geometry (shared with tracejit.primitives.windowed) ------------------------
-
-
-def dilate_dim(n: int, dilation: int) -> int:
-    """Size of an axis of ``n`` elements with ``dilation - 1`` holes between them."""
-    return 0 if n == 0 else 1 + dilation * (n - 1)
-
-
-def stride_dim(n: int, window: int, stride: int) -> int:
-    """Number of windows of ``window`` elements at ``stride`` that fit in ``n``."""
-    return max(0, (n - window) // stride + 1)
-
-
-def padtype_to_pads(
-    name: str, in_shape: Sequence[int], window: Sequence[int], strides: Sequence[int], padding: str
-) -> tuple[tuple[int, int], ...]:
-    """Explicit ``(lo, hi)`` pairs for ``'VALID'``, ``'SAME'`` or ``'SAME_LOWER'``.
-
-    SAME pads so the output has ``ceil(in / stride)`` elements, splitting the
-    padding evenly with the odd element at the end (at the start for SAME_LOWER).
-    """
-    kind = padding.upper()
-    if kind == "VALID":
-        return tuple((0, 0) for _ in in_shape)
-    if kind not in ("SAME", "SAME_LOWER"):
-        raise ValueError(
-            f"{name}: unknown padding {padding!r}; use 'VALID', 'SAME', 'SAME_LOWER' or a "
-            "sequence of (low, high) pairs"
-        )
-    pads = []
-    for n, w, s in zip(in_shape, window, strides, strict=True):
-        out = -(-n // s)
-        total = max((out - 1) * s + w - n, 0)
-        small, big = total // 2, total - total // 2
-        pads.append((small, big) if kind == "SAME" else (big, small))
-    return tuple(pads)
-
-
-def canonical_padding(name: str, padding: Any, n: int) -> tuple[tuple[int, int], ...]:
-    """Explicit padding pairs as a tuple of int pairs (strings handled by the caller)."""
-    try:
-        pairs = tuple((int(lo), int(hi)) for lo, hi in padding)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{name}: padding must be 'VALID', 'SAME', 'SAME_LOWER' or a sequence of "
-            f"(low, high) pairs, got {padding!r}"
-        ) from None
-    if len(pairs) != n:
-        raise ValueError(
-            f"{name}: padding {padding!r} needs {n} (low, high) pairs, one per window dim"
-        )
-    return pairs
-
-
-def vjp_lhs_padding(in_shape, window, strides, out_shape, padding, lhs_dilation, rhs_dilation):
-    """Padding of the cotangent in the transpose of a strided, padded window op.
-
-    An input element i feeds output windows o with o * stride + k * rhs_dil = i * lhs_dil
-    + lo; running the reversed window over the stride-dilated cotangent, padded
-    by ``window - 1 - lo`` in front, visits exactly those (o, k) pairs.
-    """
-    lhs_d = [dilate_dim(n, d) for n, d in zip(in_shape, lhs_dilation, strict=True)]
-    rhs_d = [dilate_dim(n, d) for n, d in zip(window, rhs_dilation, strict=True)]
-    out_d = [dilate_dim(n, d) for n, d in zip(out_shape, strides, strict=True)]
-    before = [r - lo - 1 for r, (lo, _) in zip(rhs_d, padding, strict=True)]
-    after = [lh + r - 1 - o - b for lh, r, o, b in zip(lhs_d, rhs_d, out_d, before, strict=True)]
-    return tuple(zip(before, after, strict=True))
-
-
-def vjp_rhs_padding(in_shape, window, strides, out_shape, padding, lhs_dilation, rhs_dilation):
-    """Padding of the lhs in the kernel transpose of a convolution."""
-    if not in_shape:
-        return ()
-    lhs_d = [dilate_dim(n, d) for n, d in zip(in_shape, lhs_dilation, strict=True)]
-    rhs_d = [dilate_dim(n, d) for n, d in zip(window, rhs_dilation, strict=True)]
-    out_d = [dilate_dim(n, d) for n, d in zip(out_shape, strides, strict=True)]
-    pads_lo = [lo for lo, _ in padding]
-    pads_hi = [
-        o - lh + r - lo - 1 for o, lh, r, lo in zip(out_d, lhs_d, rhs_d, pads_lo, strict=True)
-    ]
-    return tuple(zip(pads_lo, pads_hi, strict=True))
-
-
-# --- dimension numbers ------------------------------------------------------------------
-
-
-def _spec_permutations(name: str, specs: tuple[str, str, str]) -> tuple[tuple[int, ...], ...]:
-    """Axis permutations from string specs such as ('NHWC', 'HWIO', 'NHWC')."""
-    lhs_s, rhs_s, out_s = specs
-    pairs = (("N", "C"), ("O", "I"), ("N", "C"))
-    for spec, (a, b) in zip(specs, pairs, strict=True):
-        if spec.count(a) != 1 or spec.count(b) != 1 or len(set(spec)) != len(spec):
-            raise TypeError(
-                f"{name}: dimension spec {spec!r} must contain {a!r} and {b!r} exactly once "
-                "and no repeated characters"
-            )
-    if not set(lhs_s) - {"N", "C"} == set(rhs_s) - {"O", "I"} == set(out_s) - {"N", "C"}:
-        raise TypeError(f"{name}: the spatial characters of {specs} do not match")
-
-    def perm(spec, pair):
-        spatial = [i for i, c in enumerate(spec) if c not in pair]
-        if spec is not rhs_s:
-            spatial.sort(key=lambda i: rhs_s.index(spec[i]))
-        return (spec.index(pair[0]), spec.index(pair[1]), *spatial)
-
-    return tuple(perm(s, p) for s, p in zip(specs, pairs, strict=True))
-
-
-def conv_dimension_numbers(name: str, ndim: int, dimension_numbers: Any):
-    """Canonical ``(lhs_spec, rhs_spec, out_spec)`` tuples for operands of rank ``ndim``."""
-    if dimension_numbers is None:
-        ident = tuple(range(ndim))
-        return (ident, ident, ident)
-    if len(dimension_numbers) != 3:
-        raise TypeError(
-            f"{name}: dimension_numbers must be None, three spec strings or three axis tuples, "
-            f"got {dimension_numbers!r}"
-        )
-    if all(isinstance(s, str) for s in dimension_numbers):
-        if any(len(s) != ndim for s in dimension_numbers):
-            raise TypeError(
-                f"{name}: dimension_numbers {dimension_numbers!r} do not match operands of "
-                f"rank {ndim}"
-            )
-        return _spec_permutations(name, tuple(dimension_numbers))
-    specs = tuple(tuple(int(i) for i in s) for s in dimension_numbers)
-    if any(sorted(s) != list(range(ndim)) for s in specs):
-        raise TypeError(
-            f"{name}: dimension_numbers {dimension_numbers!r} must be permutations of the "
-            f"{ndim} axes"
-        )
-    return specs
 
 
 # --- conv_general_dilated ----------------------------------------------------------------

@@ -74,8 +74,9 @@ def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
     # The same stable sort of the keys applied to the tangents: P t, linear in t.
     keys = primals[:num_keys]
     carried = [tangents[i] for i in nonzero]
-    sorted_ts = sort_p.bind(*keys, *carried, dimension=dimension, is_stable=True,
-                            num_keys=num_keys)[num_keys:]
+    sorted_ts = sort_p.bind(
+        *keys, *carried, dimension=dimension, is_stable=True, num_keys=num_keys
+    )[num_keys:]
     for i, t in zip(nonzero, sorted_ts):
         t_outs[i] = t
     return outs, t_outs
@@ -89,7 +90,8 @@ def _sort_transpose(cts, *operands, dimension, is_stable, num_keys):
             "sort is not linear in it)"
         )
     linear = [
-        i for i in range(num_keys, len(operands))
+        i
+        for i in range(num_keys, len(operands))
         if is_undefined(operands[i]) and cts[i] is not None
     ]
     out: list = [None] * len(operands)
@@ -97,11 +99,13 @@ def _sort_transpose(cts, *operands, dimension, is_stable, num_keys):
         return out
     shape = aval_of(keys[0]).shape
     # perm[j]: position (along dimension) of the operand element sorted to position j.
-    perm = sort_p.bind(*keys, iota_along(shape, dimension), dimension=dimension,
-                       is_stable=True, num_keys=num_keys)[-1]
+    perm = sort_p.bind(
+        *keys, iota_along(shape, dimension), dimension=dimension, is_stable=True, num_keys=num_keys
+    )[-1]
     # P^T ct: sorting by perm puts ct[j] at position perm[j] (perm has distinct values).
-    unsorted = sort_p.bind(perm, *[cts[i] for i in linear], dimension=dimension,
-                           is_stable=False, num_keys=1)[1:]
+    unsorted = sort_p.bind(
+        perm, *[cts[i] for i in linear], dimension=dimension, is_stable=False, num_keys=1
+    )[1:]
     for i, ct in zip(linear, unsorted):
         out[i] = ct
     return out
@@ -111,8 +115,9 @@ def _sort_batch(args, dims, *, dimension, is_stable, num_keys):
     if all(d == dims[0] for d in dims):
         # Every operand batched at the same axis: shift the sort dimension past it.
         d = dims[0]
-        outs = sort_p.bind(*args, dimension=dimension + (d <= dimension), is_stable=is_stable,
-                           num_keys=num_keys)
+        outs = sort_p.bind(
+            *args, dimension=dimension + (d <= dimension), is_stable=is_stable, num_keys=num_keys
+        )
         return outs, [d] * len(args)
     # Operands must have equal shapes: batch at the front, unbatched ones broadcast.
     size = batch_size(args, dims)
@@ -166,13 +171,15 @@ def sort(operand: Any, dimension: int = -1, is_stable: bool = True, num_keys: in
     ndim = len(aval_of(operands[0]).shape)
     if -ndim <= dimension < 0:
         dimension += ndim
-    outs = sort_p.bind(*operands, dimension=int(dimension), is_stable=bool(is_stable),
-                       num_keys=int(num_keys))
+    outs = sort_p.bind(
+        *operands, dimension=int(dimension), is_stable=bool(is_stable), num_keys=int(num_keys)
+    )
     return outs[0] if single else tuple(outs)
 
 
-def sort_key_val(keys: Any, values: Any, dimension: int = -1,
-                 is_stable: bool = True) -> tuple[Any, Any]:
+def sort_key_val(
+    keys: Any, values: Any, dimension: int = -1, is_stable: bool = True
+) -> tuple[Any, Any]:
     """Sort ``keys`` along ``dimension`` and reorder ``values`` alike (jax.lax.sort_key_val).
 
     Returns:
