@@ -200,9 +200,23 @@ def test_conv_grad_matches_finite_differences():
         (
             (1, 3, 5, 5),
             (4, 3, 3, 3),
-            dict(dimension_numbers=("NCHW", "OIHW", "NCWH ")),
+            dict(dimension_numbers=("NCHW", "OIHW", "NCH")),
             TypeError,
-            "dimension_numbers",
+            "do not match operands of rank 4",
+        ),
+        (
+            (1, 3, 5, 5),
+            (4, 3, 3, 3),
+            dict(dimension_numbers=("NCHW", "OIHW", "NCHX")),
+            TypeError,
+            "spatial characters",
+        ),
+        (
+            (1, 3, 5, 5),
+            (4, 3, 3, 3),
+            dict(dimension_numbers=("NCHW", "OIHW", "NNHW")),
+            TypeError,
+            "exactly once",
         ),
         (
             (1, 4, 5, 5),

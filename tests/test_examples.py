@@ -184,11 +184,14 @@ def test_clip_and_noise_adds_gaussian_noise_of_std_sigma_c():
 
 
 def rdp_by_integration(q, sigma, order):
-    """Renyi divergence of (1-q) N(0, s^2) + q N(1, s^2) from N(0, s^2), integrated numerically."""
-    z = np.linspace(-40 * sigma, 40 * sigma + 1, 400_001)
-    mu0 = np.exp(-(z**2) / (2 * sigma**2)) / np.sqrt(2 * np.pi * sigma**2)
-    ratio = (1 - q) + q * np.exp((2 * z - 1) / (2 * sigma**2))
-    return np.log(np.trapezoid(mu0 * ratio**order, z)) / (order - 1)
+    """Renyi divergence of (1-q) N(0, s^2) + q N(1, s^2) from N(0, s^2), integrated numerically
+    in log space: the integrand mu0 * (mu / mu0)^order peaks near z = order."""
+    z = np.linspace(-30 * sigma, order + 30 * sigma, 400_001)
+    log_mu0 = -(z**2) / (2 * sigma**2) - 0.5 * np.log(2 * np.pi * sigma**2)
+    log_ratio = np.logaddexp(np.log1p(-q), np.log(q) + (2 * z - 1) / (2 * sigma**2))
+    log_f = log_mu0 + order * log_ratio
+    peak = log_f.max()
+    return (peak + np.log(np.trapezoid(np.exp(log_f - peak), z))) / (order - 1)
 
 
 @pytest.mark.parametrize(

@@ -103,6 +103,8 @@ def rdp_sampled_gaussian(q: float, sigma: float, order: int) -> float:
         return 0.0
     if sigma == 0:
         return math.inf
+    if q == 1:  # no sampling: the Gaussian mechanism itself
+        return order / (2 * sigma**2)
     log_a = -math.inf
     for k in range(order + 1):
         log_binom = math.lgamma(order + 1) - math.lgamma(k + 1) - math.lgamma(order - k + 1)

@@ -9,7 +9,8 @@ change a value's shape or dtype and never reassociate floating-point math:
 - scalar folding: an elementwise equation on literals only becomes a literal;
 - ``broadcast_in_dim`` of a scalar feeding an elementwise op whose other operand
   already has the full shape -> the scalar itself (ops broadcast scalars);
-- reshape of reshape -> one reshape; reshape of a broadcast scalar -> a broadcast; reshape / transpose / convert that changes
+- reshape of reshape -> one reshape; reshape or broadcast of a broadcast
+  scalar -> one broadcast of the scalar; reshape / transpose / convert that changes
   nothing -> its input; transpose of transpose -> one transpose;
 - transpose of a dot_general that only swaps the two operands' free dimensions
   -> the dot_general with its operands swapped (XLA then writes the result in
@@ -92,6 +93,12 @@ class _Simplifier:
                 return Eqn(inner.prim, inner.invars, eqn.outvars, params, eqn.source)
         if name == "transpose":
             return self.transpose(eqn)
+        if name == "broadcast_in_dim":
+            inner = self.producer.get(ins[0]) if type(ins[0]) is Var else None
+            if (inner is not None and inner.prim.name == "broadcast_in_dim"
+                    and inner.invars[0].aval.shape == ()):
+                params = {"shape": out.aval.shape, "broadcast_dimensions": ()}
+                return eqn._replace(invars=inner.invars, params=params)
         return None
 
     def fold(self, eqn: Eqn) -> Any:
