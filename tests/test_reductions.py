@@ -120,7 +120,7 @@ def _batched(name, cases):
 
 
 def _input(rng, shape, dtype):
-    if dtype == BF16:
+    if dtype == np.dtype(BF16):
         return jnp.asarray(rand(rng, shape, F32), BF16)
     return rand(rng, shape, dtype)
 
@@ -144,10 +144,14 @@ def check_cases(fns, xs, labels, eager=None, tol=None):
     validate(tj_all, *xs)
 
 
-def check_vmap_jit(tj_fn, jax_fn, args, in_axes):
-    """check_vmap with both sides compiled."""
+def check_vmap_jit(tj_fn, jax_fn, args, in_axes, labels=None):
+    """check_vmap with both sides compiled (``labels`` name the outputs of a tuple)."""
     expected = jax.jit(jax.vmap(jax_fn, in_axes=in_axes))(*args)
-    assert_close(tj.jit(tj.vmap(tj_fn, in_axes=in_axes))(*args), expected, None, "vmap")
+    got = tj.jit(tj.vmap(tj_fn, in_axes=in_axes))(*args)
+    if labels is None:
+        got, expected, labels = [got], [expected], ["vmap"]
+    for label, g, e in zip(labels, got, expected, strict=True):
+        assert_close(g, e, None, f"vmap {label}")
     validate(tj.vmap(tj_fn, in_axes=in_axes), *args)
 
 
@@ -178,27 +182,30 @@ def check_derivatives(tj_fn, jax_fn, args, seed=0, tol=None):
     validate(tj_both, args, ts, cts)
 
 
-def check_grad_vs_fd(tj_fn, x, tol=1e-5):
-    """check_grad_fd with the function and its gradient compiled once."""
+def check_grad_vs_fd(tj_fn, xs, tol=1e-5):
+    """check_grad_fd for a scalar function of several arrays, compiled once.
+
+    Central differences in float64, one element of one argument at a time.
+    """
     with jax.enable_x64(True):
-        x = np.asarray(x, np.float64)
+        xs = [np.asarray(x, np.float64) for x in xs]
         f = tj.jit(tj_fn)
-        g = np.asarray(tj.jit(tj.grad(tj_fn))(x))
-        np.testing.assert_allclose(g, numerical_grad(f, x), rtol=tol, atol=tol)
+        grads = tj.jit(tj.grad(tj_fn, argnums=tuple(range(len(xs)))))(*xs)
+        for i, (x, g) in enumerate(zip(xs, grads, strict=True)):
+            fd = numerical_grad(lambda v, i=i: f(*xs[:i], v, *xs[i + 1 :]), x)
+            np.testing.assert_allclose(g, fd, rtol=tol, atol=tol, err_msg=f"argument {i}")
 
 
-@pytest.mark.parametrize(
-    "name,dtype",
-    [pytest.param(n, d, id=f"{n}-{np.dtype(d).name}") for n, s in SPECS.items() for d in s[1]],
-)
-def test_forward_vs_jax(name, dtype):
-    cases = _cases(name, dtype)
+@pytest.mark.parametrize("name", list(SPECS))
+def test_forward_vs_jax(name):
+    # Every dtype and case in one compiled program per side; op by op for the 0-d and
+    # the first 2-d float32 cases.
     rng = np.random.default_rng(0)
-    xs = [_input(rng, shape, dtype) for shape, _, _ in cases]
-    fns = [_fns(name, axis, keepdims) for _, axis, keepdims in cases]
-    # Op-by-op evaluation for the 0-d and 2-d float32 cases and one case of other dtypes.
-    eager = {c for c in cases if len(c[0]) in (0, 2)} if dtype is F32 else {cases[0]}
-    check_cases(fns, xs, cases, eager=eager.__contains__)
+    labels = [(np.dtype(d).name, c) for d in SPECS[name][1] for c in _cases(name, d)]
+    xs = [_input(rng, shape, np.dtype(d)) for d, (shape, _, _) in labels]
+    fns = [_fns(name, axis, keepdims) for _, (_, axis, keepdims) in labels]
+    eager = [label for label in labels if label[0] == "float32" and len(label[1][0]) in (0, 2)]
+    check_cases(fns, xs, labels, eager=eager[:2].__contains__)
 
 
 # --- derivatives ----------------------------------------------------------------------
@@ -221,14 +228,21 @@ def test_jvp_and_vjp_vs_jax(name):
     check_derivatives(tj_all, jax_all, xs)
 
 
-@pytest.mark.parametrize("name", DIFF)
-def test_grad_vs_finite_differences(name):
-    shape, axis, keepdims = _diff_cases(name)[-1]
-    tj_fn, jax_fn = _fns(name, axis, keepdims)
+def test_grad_vs_finite_differences():
+    # Every differentiable function on its own input, summed into one scalar.
     rng = np.random.default_rng(2)
-    x = rand(rng, shape, np.float64, 0.5, 1.5) * rng.choice([-1, 1], shape)
-    w = rand(rng, jax.eval_shape(jax_fn, x.astype(F32)).shape, np.float64)
-    check_grad_vs_fd(lambda v: tnp.sum(tj_fn(v) * w), x)
+    terms, xs = [], []
+    for name in DIFF:
+        shape, axis, keepdims = _diff_cases(name)[-1]
+        tj_fn, jax_fn = _fns(name, axis, keepdims)
+        xs.append(rand(rng, shape, np.float64, 0.5, 1.5) * rng.choice([-1, 1], shape))
+        w = rand(rng, jax.eval_shape(jax_fn, xs[-1].astype(F32)).shape, np.float64)
+        terms.append((tj_fn, w))
+
+    def f(*a):
+        return sum(tnp.sum(fn(x) * w) for (fn, w), x in zip(terms, a, strict=True))
+
+    check_grad_vs_fd(f, xs)
 
 
 TIES = np.array([[1.0, 3.0, 3.0, -1.0], [2.0, 2.0, 2.0, 2.0], [0.5, -1.0, 0.5, 0.25]], F32)
@@ -254,7 +268,7 @@ def test_zeros_in_products(name):
     if name != "nanprod":
         tj_fn, jax_fn = _fns(name, 1, False)
         w = rand(np.random.default_rng(3), np.shape(jax_fn(ZEROS)), np.float64)
-        check_grad_vs_fd(lambda v: tnp.sum(tj_fn(v) * w), ZEROS)
+        check_grad_vs_fd(lambda v: tnp.sum(tj_fn(v) * w), [ZEROS])
 
 
 @pytest.mark.parametrize(
@@ -284,30 +298,35 @@ def test_second_derivatives_vs_jax(name, fn):
 # --- vmap -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", [n for n in SPECS if n not in COMPOSED])
-def test_vmap_vs_jax(name):
-    # Batch axis first, middle and last, one argument unbatched, per-example axes
-    # before and after it.
+def test_vmap_vs_jax():
+    # Every function with the batch axis first, middle and last and unbatched, per-example
+    # axes before and after it; one compiled program per side.
     cases = [(0, 1), (1, None), (-1, 0), (None, -1)]
-    fns = [
-        _fns(name, axis, SPECS[name][0] != "cum" and i == 1) for i, (_, axis) in enumerate(cases)
-    ]
+    shapes = [(5, 3, 4), (3, 5, 4), (3, 4, 5), (3, 4)]
+    names = [n for n in SPECS if n not in COMPOSED]
+    labels = [(n, b, axis) for n in names for b, axis in cases]
+    fns = [_fns(n, axis, SPECS[n][0] != "cum" and b == 1) for n, b, axis in labels]
     rng = np.random.default_rng(5)
-    xs = [rand(rng, (5, 3, 4)), rand(rng, (3, 5, 4)), rand(rng, (3, 4, 5)), rand(rng, (3, 4))]
+    xs = [rand(rng, shapes[cases.index((b, axis))]) for _, b, axis in labels]
     check_vmap_jit(
         lambda *a: tuple(f[0](x) for f, x in zip(fns, a, strict=True)),
         lambda *a: tuple(f[1](x) for f, x in zip(fns, a, strict=True)),
         xs,
-        in_axes=tuple(b for b, _ in cases),
+        in_axes=tuple(b for _, b, _ in labels),
+        labels=labels,
     )
 
 
-@pytest.mark.parametrize("name", ["prod", "max", "cumprod", "var"])
-def test_vmap_of_grad_vs_jax(name):
-    tj_fn, jax_fn = _fns(name, -1, False)
+def test_vmap_of_grad_vs_jax():
+    names = ["prod", "max", "cumprod", "var"]
+    fns = [_fns(name, -1, False) for name in names]
     x = rand(np.random.default_rng(6), (3, 5, 4))
     check_vmap_jit(
-        tj.grad(lambda v: tnp.sum(tj_fn(v))), jax.grad(lambda v: jnp.sum(jax_fn(v))), [x], in_axes=1
+        lambda v: tuple(tj.grad(lambda u, f=f: tnp.sum(f[0](u)))(v) for f in fns),
+        lambda v: tuple(jax.grad(lambda u, f=f: jnp.sum(f[1](u)))(v) for f in fns),
+        [x],
+        in_axes=1,
+        labels=names,
     )
 
 
@@ -411,23 +430,56 @@ LAX = {
 }
 
 
-@pytest.mark.parametrize("name", list(LAX))
-def test_lax_level_vs_jax_lax(name):
-    fn, dts = LAX[name]
+def _lax_fns(names):
+    return [
+        (lambda v, f=LAX[n][0]: f(tj.lax, v), lambda v, f=LAX[n][0]: f(jax.lax, v)) for n in names
+    ]
+
+
+def test_lax_level_vs_jax_lax():
     rng = np.random.default_rng(9)
-    xs = [rand(rng, (2, 3, 4), d) for d in dts]
-    check_cases([(lambda v: fn(tj.lax, v), lambda v: fn(jax.lax, v))] * len(xs), xs, dts)
-    x = xs[0]
-    if dts[0] is F32 and name not in ("argmax", "argmin"):
-        check_derivatives(lambda v: fn(tj.lax, v), lambda v: fn(jax.lax, v), [x])
-    if name in ("cummax", "cummin"):  # the others: test_grad_vs_finite_differences
-        w = rand(rng, np.shape(fn(jax.lax, x)), np.float64)
-        check_grad_vs_fd(lambda v: tnp.sum(fn(tj.lax, v) * w), x.astype(np.float64))
+    labels = [(n, np.dtype(d).name) for n, (_, dts) in LAX.items() for d in dts]
+    xs = [rand(rng, (2, 3, 4), d) for _, d in labels]
+    check_cases(_lax_fns([n for n, _ in labels]), xs, labels)
+
+
+LAX_DIFF = [n for n in LAX if LAX[n][1][0] is F32 and n not in ("argmax", "argmin")]
+
+
+def test_lax_level_derivatives_vs_jax():
+    xs = [rand(np.random.default_rng(10), (2, 3, 4)) for _ in LAX_DIFF]
+    fns = _lax_fns(LAX_DIFF)
+    check_derivatives(
+        lambda *a: tuple(f(x) for (f, _), x in zip(fns, a, strict=True)),
+        lambda *a: tuple(g(x) for (_, g), x in zip(fns, a, strict=True)),
+        xs,
+    )
+    # cummax/cummin against finite differences (the others: test_grad_vs_finite_differences).
+    rng = np.random.default_rng(11)
+    (_, f0), (_, f1) = _lax_fns(["cummax", "cummin"])
+    w0, w1 = rand(rng, (2, 3, 4), np.float64), rand(rng, (2, 3, 4), np.float64)
+    check_grad_vs_fd(
+        lambda a, b: (
+            tnp.sum(LAX["cummax"][0](tj.lax, a) * w0) + tnp.sum(LAX["cummin"][0](tj.lax, b) * w1)
+        ),
+        [xs[0], xs[1]],
+    )
+
+
+def test_lax_level_vmap_vs_jax():
+    # Each primitive in its first dtype, batched along axis 0 and along axis 2.
+    rng = np.random.default_rng(12)
+    fns = _lax_fns(list(LAX))
+    xs = []
+    for _, dts in LAX.values():
+        x = rand(rng, (2, 3, 4), dts[0])
+        xs += [np.stack([x, x[::-1]]), np.stack([x, x[:, ::-1]], axis=2)]
     check_vmap_jit(
-        lambda a, b: (fn(tj.lax, a), fn(tj.lax, b)),
-        lambda a, b: (fn(jax.lax, a), fn(jax.lax, b)),
-        [np.stack([x, x[::-1]]), np.stack([x, x[:, ::-1]], axis=2)],
-        in_axes=(0, 2),
+        lambda *a: tuple(f(x) for (f, _), x in zip([f for f in fns for _ in "ab"], a, strict=True)),
+        lambda *a: tuple(g(x) for (_, g), x in zip([f for f in fns for _ in "ab"], a, strict=True)),
+        xs,
+        in_axes=(0, 2) * len(LAX),
+        labels=[(n, b) for n in LAX for b in (0, 2)],
     )
 
 

@@ -276,6 +276,23 @@ def test_weak_types_follow_jax():
         assert (out.dtype, out.weak_type, out.shape) == (ref.dtype, ref.weak_type, ref.shape)
 
 
+def test_joining_and_padding_promote_like_jnp():
+    f, i = np.ones((2, 2), np.float32), np.arange(4, dtype=np.int32).reshape(2, 2)
+    b = np.array([[True, False]])
+    cases = [
+        lambda m: m.concatenate([f, i]),
+        lambda m: m.concatenate([i, b], dtype=np.float32),
+        lambda m: m.stack([i[0], b[0]]),
+        lambda m: m.hstack([i, 2.5 * np.ones((2, 1), np.float32)]),
+        lambda m: m.pad(i, 1, constant_values=2.7),
+        lambda m: m.pad(b, 1, constant_values=1),
+    ]
+    for make in cases:
+        out, ref = make(tnp), make(jnp)
+        assert_close(out, ref)
+        assert out.weak_type == ref.weak_type
+
+
 def test_numpy_inputs_give_jax_arrays():
     x = np.arange(6.0).reshape(2, 3)
     for out in [tnp.reshape(x, (2, 3)), tnp.squeeze(x), tnp.ravel(np.ones(3)),

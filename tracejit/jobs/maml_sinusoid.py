@@ -47,7 +47,7 @@ class Model:
 class MetaTrain:
     """``[train]``: outer (meta) steps, tasks per meta-batch, the outer optimizer."""
 
-    steps: int = setting(4000, lo=1)
+    steps: int = setting(10000, lo=1)
     meta_batch: int = setting(25, lo=1)
     optimizer: Literal["adam", "sgd"] = "adam"
     lr: float = setting(1e-3, lo=0.0, exclusive_lo=True)

@@ -214,7 +214,8 @@ def einsum(
       optimize: opt_einsum's path strategy ('auto', 'greedy', 'optimal', ...);
         False contracts left to right.
       precision: accepted for compatibility with jax.numpy; XLA's default is used.
-      preferred_element_type: dtype of the result (operands are cast to it).
+      preferred_element_type: dtype of the result (accumulation happens in the
+        wider of it and the operands' dtype).
 
     Returns:
       The contracted array, its axes in the output's label order.
@@ -231,9 +232,12 @@ def einsum(
     if not operands:
         raise ValueError("einsum: needs at least one operand")
     ops = promote_dtypes("einsum", *operands)
-    dtype = aval_of(ops[0]).dtype
+    dtype = out_dtype = aval_of(ops[0]).dtype
     if preferred_element_type is not None:
-        dtype = dtypes.canonicalize(preferred_element_type)
+        out_dtype = dtypes.canonicalize(preferred_element_type)
+        # Compute in the wider of the two (int8 operands accumulate in int32, f32
+        # operands asked for bf16 compute in f32 and round once at the end).
+        dtype = dtypes.result_type((dtype, False), (out_dtype, False))[0]
     work = dtypes.int32 if dtype == dtypes.bool_ else dtype
     ops = [convert(x, work) if aval_of(x).dtype != work else x for x in ops]
     avals = [aval_of(x) for x in ops]
@@ -261,5 +265,5 @@ def einsum(
     ((x, labels),) = pairs
     x = transpose(x, tuple(labels.index(c) for c in out_labels))
     if dtype == dtypes.bool_:
-        return ew.ne(x, np.int32(0))
-    return x
+        x = ew.ne(x, np.int32(0))
+    return x if out_dtype == aval_of(x).dtype else convert(x, out_dtype)

@@ -4,6 +4,10 @@ Every product is one ``dot_general`` (plus reshapes/transposes around it);
 diagonals are iota masks (a select) and a ``reduce_sum`` over one axis, then
 a slice, so they need no gather and are linear, differentiable and batchable
 through the rules of those primitives.
+
+``precision`` arguments are accepted for compatibility with jax.numpy; XLA's
+default precision is used. ``preferred_element_type`` is the result dtype of
+the ``dot_general``.
 """
 
 from __future__ import annotations

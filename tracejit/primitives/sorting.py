@@ -1,8 +1,8 @@
 """sort: XLA's multi-operand sort (jax.lax.sort), declared once with all its rules.
 
 ``sort`` reorders every operand along ``dimension`` by the lexicographic order
-of the first ``num_keys`` operands (floats in the total order -NaN < -inf <
-... < -0. < 0. < ... < inf < NaN, so NaNs go last as in NumPy). It returns all
+of the first ``num_keys`` operands (floats in the order -inf < ... < -0. < 0.
+< ... < inf < NaN: NaNs of either sign go last, as in NumPy). It returns all
 operands, reordered alike.
 
 Differentiation: for fixed keys, sorting is a permutation ``P`` of each
