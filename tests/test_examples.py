@@ -119,7 +119,7 @@ def jax_meta_loss(params, tasks, inner_lr, inner_steps, first_order):
     return jnp.mean(jax.vmap(task_loss)(*tasks))
 
 
-@pytest.mark.parametrize("inner_steps,first_order", [(1, False), (3, False), (2, True)])
+@pytest.mark.parametrize("inner_steps,first_order", [(3, False), (2, True)])
 def test_maml_outer_gradient_equals_jax(inner_steps, first_order):
     model = maml_sinusoid.make_model((16, 16))
     params = tj.jit(lambda k: model.init(k))(random.key(3))
@@ -131,25 +131,16 @@ def test_maml_outer_gradient_equals_jax(inner_steps, first_order):
 
     loss, grads = tj.jit(tj.value_and_grad(tj_meta))(params)
     jax_params = jax.tree_util.tree_map(jnp.asarray, params)
-    want_loss, want = jax.jit(jax.value_and_grad(jax_meta_loss), static_argnums=(2, 3, 4))(
-        jax_params, tuple(tasks), lr, inner_steps, first_order
-    )
+    jax_step = jax.jit(jax.value_and_grad(jax_meta_loss), static_argnums=(2, 3, 4))
+    want_loss, want = jax_step(jax_params, tuple(tasks), lr, inner_steps, first_order)
     np.testing.assert_allclose(loss, want_loss, rtol=1e-5)
-    for got, ref in zip(
-        jax.tree_util.tree_leaves(grads), jax.tree_util.tree_leaves(want), strict=True
-    ):
+    leaves = jax.tree_util.tree_leaves
+    for got, ref in zip(leaves(grads), leaves(want), strict=True):
         np.testing.assert_allclose(got, ref, rtol=2e-4, atol=2e-5 * np.abs(ref).max())
-    if first_order:  # the second-order terms are real: dropping them changes the gradient
-        second = jax.jit(jax.grad(jax_meta_loss), static_argnums=(2, 3, 4))(
-            jax_params, tuple(tasks), lr, inner_steps, False
-        )
-        gap = max(
-            float(jnp.abs(a - b).max())
-            for a, b in zip(
-                jax.tree_util.tree_leaves(want), jax.tree_util.tree_leaves(second), strict=True
-            )
-        )
-        assert gap > 1e-4
+    # The check has teeth: first- and second-order meta-gradients differ on this data.
+    _, other = jax_step(jax_params, tuple(tasks), lr, inner_steps, not first_order)
+    gap = max(float(jnp.abs(a - b).max()) for a, b in zip(leaves(want), leaves(other)))
+    assert gap > 1e-3
 
 
 # --- the pieces the jobs are made of ---------------------------------------------------------
