@@ -11,10 +11,11 @@ settings are tracejit/configs/jacobians_hessians.toml.
     python examples/jacobians_hessians.py [--steps N] [--out DIR] [--no-progress]
 """
 
+from tracejit.jobs import Result
 from tracejit.jobs.command import example_main
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> Result:
     """Run the example; returns its Result (the tests check its claims)."""
     return example_main("jacobians_hessians", argv)
 

@@ -11,10 +11,11 @@ settings are tracejit/configs/maml_sinusoid.toml.
     python examples/maml_sinusoid.py [--steps N] [--out DIR] [--no-progress]
 """
 
+from tracejit.jobs import Result
 from tracejit.jobs.command import example_main
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> Result:
     """Run the example; returns its Result (the tests check its claims)."""
     return example_main("maml_sinusoid", argv)
 

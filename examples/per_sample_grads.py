@@ -12,10 +12,11 @@ settings are tracejit/configs/per_sample_grads.toml.
     python examples/per_sample_grads.py [--steps N] [--out DIR] [--no-progress]
 """
 
+from tracejit.jobs import Result
 from tracejit.jobs.command import example_main
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> Result:
     """Run the example; returns its Result (the tests check its claims)."""
     return example_main("per_sample_grads", argv)
 

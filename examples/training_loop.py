@@ -11,10 +11,11 @@ settings are tracejit/configs/training_loop.toml.
     python examples/training_loop.py [--steps N] [--out DIR] [--no-progress]
 """
 
+from tracejit.jobs import Result
 from tracejit.jobs.command import example_main
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> Result:
     """Run the example; returns its Result (the tests check its claims)."""
     return example_main("training_loop", argv)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -127,6 +128,9 @@ def execute(args: argparse.Namespace, *, write: bool = True) -> tuple[int, Resul
         return _fail(str(e), EXIT_USAGE), None
     except jobs.JobError as e:
         return _fail(str(e), EXIT_FAILED), None
+    except BrokenPipeError:  # stdout closed early (e.g. piped into `head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED, None
     except OSError as e:  # e.g. an --out directory that cannot be written
         return _fail(f"{e.strerror or e}: {e.filename}", EXIT_FAILED), None
     except KeyboardInterrupt:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +55,9 @@ class Settings:
     dp: Privacy = section(Privacy)
 
 
-def clip_and_noise(grads, key, clip_norm: float, noise_multiplier: float):
+def clip_and_noise(
+    grads: Any, key: Any, clip_norm: float, noise_multiplier: float
+) -> tuple[Any, Any]:
     """The private gradient of a batch from its per-sample gradients.
 
     Args:

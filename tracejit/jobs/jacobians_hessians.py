@@ -22,7 +22,9 @@ the L2-regularised loss in a handful of steps: the job's loss curve.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -61,19 +63,19 @@ class Settings:
     timing: Timing = section(Timing)
 
 
-def logits(theta, x, classes: int):
+def logits(theta: Any, x: Any, classes: int) -> Any:
     """``x @ W + b`` with ``W`` (features, classes) and ``b`` (classes,) read from ``theta``."""
     features = x.shape[-1]
     w = tnp.reshape(theta[: features * classes], (features, classes))
     return x @ w + theta[features * classes :]
 
 
-def loss(theta, x, y, classes: int, l2: float):
+def loss(theta: Any, x: Any, y: Any, classes: int, l2: float) -> Any:
     """Cross-entropy plus ``l2 / 2 * |theta|^2``."""
     return nn.cross_entropy(logits(theta, x, classes), y) + 0.5 * l2 * tnp.sum(theta * theta)
 
 
-def hvp_routes(f):
+def hvp_routes(f: Callable[[Any], Any]) -> dict[str, Callable[[Any, Any], Any]]:
     """Three ways to compute ``H(theta) @ v`` for a scalar ``f(theta)``."""
 
     def fwd_over_rev(theta, v):
@@ -92,7 +94,7 @@ def hvp_routes(f):
     }
 
 
-def conjugate_gradient(matvec, b, iters: int):
+def conjugate_gradient(matvec: Callable[[Any], Any], b: Any, iters: int) -> Any:
     """Solve ``A x = b`` for a symmetric positive definite ``A`` given as ``matvec``,
     with ``iters`` conjugate-gradient steps from ``x = 0`` (a ``fori_loop``)."""
 

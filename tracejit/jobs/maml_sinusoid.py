@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -114,8 +114,14 @@ def make_model(hidden: tuple[int, ...]) -> nn.MLP:
 
 
 def adapt(
-    model: nn.MLP, params, x, y, inner_lr: float, inner_steps: int, first_order: bool = False
-):
+    model: nn.MLP,
+    params: Any,
+    x: Any,
+    y: Any,
+    inner_lr: float,
+    inner_steps: int,
+    first_order: bool = False,
+) -> Any:
     """``inner_steps`` SGD steps on one task's support set, in a ``fori_loop``.
 
     With ``first_order`` the inner gradients are treated as constants by the
@@ -136,12 +142,12 @@ def adapt(
 
 def meta_loss(
     model: nn.MLP,
-    params,
+    params: Any,
     tasks: Tasks,
     inner_lr: float,
     inner_steps: int,
     first_order: bool = False,
-):
+) -> Any:
     """The MAML objective: the mean over tasks of the query loss after adaptation."""
 
     def task_loss(xs, ys, xq, yq):
@@ -151,7 +157,7 @@ def meta_loss(
     return tnp.mean(tj.vmap(task_loss)(tasks.xs, tasks.ys, tasks.xq, tasks.yq))
 
 
-def adapted_mse(model: nn.MLP, params, tasks: Tasks, inner_lr: float, steps: int):
+def adapted_mse(model: nn.MLP, params: Any, tasks: Tasks, inner_lr: float, steps: int) -> Any:
     """Per-task query MSE after ``steps`` inner steps (0: the initialization as is)."""
 
     def one(xs, ys, xq, yq):

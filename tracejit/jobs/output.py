@@ -7,6 +7,8 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
+
 from tracejit.jobs.config import JobConfig, to_dict
 from tracejit.jobs.runner import Result
 
@@ -90,7 +92,17 @@ def plot_losses(losses: list[float], path: Path, title: str) -> Path | None:
     fig = Figure(figsize=(6, 4), dpi=100)
     FigureCanvasAgg(fig)  # attaches a non-interactive canvas: no global pyplot state
     ax = fig.add_subplot()
-    ax.plot(range(1, len(losses) + 1), losses, linewidth=1)
+    steps = np.arange(1, len(losses) + 1)
+    window = max(1, len(losses) // 50)
+    if window > 1:  # the raw curve faintly, a moving average on top
+        ax.plot(steps, losses, linewidth=0.8, alpha=0.3, color="C0")
+        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+        ax.plot(
+            steps[window - 1 :], smooth, linewidth=1.5, color="C0", label=f"mean of {window} steps"
+        )
+        ax.legend()
+    else:
+        ax.plot(steps, losses, linewidth=1.5, marker="o" if len(losses) <= 20 else None)
     if all(v > 0 for v in losses if math.isfinite(v)):
         ax.set_yscale("log")
     ax.set_xlabel("step")

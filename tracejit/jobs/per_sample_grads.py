@@ -16,7 +16,9 @@ gradients than correct ones.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -49,7 +51,7 @@ class Settings:
     compare: Compare = section(Compare)
 
 
-def example_loss_fn(model: DigitsCNN):
+def example_loss_fn(model: DigitsCNN) -> Callable[[Any, Any, Any], Any]:
     """``loss(params, x, y)`` of one example: an image ``(1, 8, 8)`` and its label."""
 
     def example_loss(params, x, y):
@@ -58,28 +60,28 @@ def example_loss_fn(model: DigitsCNN):
     return example_loss
 
 
-def per_sample_grads_fn(model: DigitsCNN):
+def per_sample_grads_fn(model: DigitsCNN) -> Callable[[Any, Any, Any], Any]:
     """``grads(params, xs, ys)``: one gradient pytree per example (leading batch axis)."""
     return tj.vmap(tj.grad(example_loss_fn(model)), in_axes=(None, 0, 0))
 
 
-def grad_norms(grads) -> np.ndarray:
+def grad_norms(grads: Any) -> np.ndarray:
     """The L2 norm of each example's whole gradient (all leaves): shape ``(batch,)``."""
     leaves = [np.asarray(g) for g in tree_util.tree_leaves(grads)]
     return np.sqrt(sum(np.sum(g.reshape(len(g), -1) ** 2, axis=1) for g in leaves))
 
 
-def loop_grads(grad_one, params, xs, ys) -> list:
+def loop_grads(grad_one: Callable, params: Any, xs: Any, ys: Any) -> list:
     """Per-sample gradients the slow way: one compiled call per example."""
     return [grad_one(params, x, y) for x, y in zip(xs, ys, strict=True)]
 
 
-def stack(trees: list):
+def stack(trees: list) -> Any:
     """Pytrees stacked leaf by leaf along a new leading axis (NumPy, on the host)."""
     return tree_util.tree_map(lambda *leaves: np.stack([np.asarray(x) for x in leaves]), *trees)
 
 
-def chunked(fn, params, xs, ys, size: int) -> list:
+def chunked(fn: Callable, params: Any, xs: Any, ys: Any, size: int) -> list:
     """``fn(params, x, y)`` on chunks of ``size`` examples (the last one padded by
     repeating examples, so every call has the same shapes and one compilation serves)."""
     outs = []
@@ -89,7 +91,7 @@ def chunked(fn, params, xs, ys, size: int) -> list:
     return outs
 
 
-def max_abs_diff(a, b) -> float:
+def max_abs_diff(a: Any, b: Any) -> float:
     """The largest absolute difference between the leaves of two pytrees."""
     return max(
         float(np.max(np.abs(np.asarray(x) - np.asarray(y))))

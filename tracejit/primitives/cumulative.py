@@ -5,19 +5,18 @@ shape. A vmapped scan is one scan along the shifted axis. ``cumsum`` is
 linear (its transpose is the cumsum running the other way); the others have
 exact jvp rules, linear in the tangent, that stay correct at zeros (cumprod)
 and at ties (cummax/cummin follow the element holding the running extreme).
+Those rules scan (value, tangent) pairs with ``associative_scan``, built from
+the slice/pad/concatenate/rev shape primitives, as JAX does.
 """
 
 from __future__ import annotations
 
 import jax
-import numpy as np
 
 from tracejit import dtypes
 from tracejit.ir import Aval
 from tracejit.primitive import NOT_LINEAR, Primitive, register, set_rule
 from tracejit.primitives.elementwise import add, bitwise_or, ge, le, mul, select_n
-from tracejit.primitives.reductions import reduce_sum
-from tracejit.primitives.shape import broadcast_in_dim, reshape
 from tracejit.tracing import aval_of
 
 lax = jax.lax
@@ -59,10 +58,6 @@ def _declare(name: str, lower, jvp=None, transpose=NOT_LINEAR) -> Primitive:
     )
     set_rule(prim, "batch", _cumulative_batch(prim))
     return register(prim)
-
-
-def _full(value, shape: tuple[int, ...], dtype) -> object:
-    return broadcast_in_dim(np.asarray(value, dtype)[()], shape, ())
 
 
 def associative_scan(combine, elems: tuple, axis: int, reverse: bool = False) -> tuple:
@@ -149,19 +144,15 @@ cumsum_p = _declare("cumsum", lax.cumsum, _cumsum_jvp, _cumsum_transpose)
 def exclusive_cumprod(x, axis: int, reverse: bool = False):
     """``prod_{j<i} x_j`` at each i (``prod_{j>i} x_j`` when ``reverse``), with no division.
 
-    The scan of ``x`` interleaved with ones, ``[1, x0, 1, x1, ...]`` (``[x0, 1, x1,
-    1, ...]`` reversed), read at the ones, is exactly the exclusive product, so
-    zeros and tiny values are exact.
+    The inclusive scan shifted by one place, a one filling the vacated end: exact
+    with zeros.
     """
-    aval = aval_of(x)
-    shape, n = aval.shape, aval.shape[axis]
-    pair = shape[: axis + 1] + (2,) + shape[axis + 1 :]
-    is_x = broadcast_in_dim(np.array([reverse, not reverse]), pair, (axis + 1,))
-    dims = tuple(i if i <= axis else i + 1 for i in range(len(shape)))
-    z = select_n(is_x, _full(1, pair, aval.dtype), broadcast_in_dim(x, pair, dims))
-    flat = reshape(z, shape[:axis] + (2 * n,) + shape[axis + 1 :])
-    scanned = reshape(cumprod(flat, axis, reverse), pair)
-    return reduce_sum(select_n(is_x, scanned, _full(0, pair, aval.dtype)), (axis + 1,))
+    from tracejit.primitives.shape import pad
+
+    rank = len(aval_of(x).shape)
+    shift = (-1, 1) if reverse else (1, -1)
+    config = tuple((*shift, 0) if i == axis else (0, 0, 0) for i in range(rank))
+    return pad(cumprod(x, axis, reverse), 1, config)
 
 
 def _cumprod_jvp(primals, tangents, *, axis, reverse):
