@@ -38,7 +38,7 @@ def test_concretization_error_under_jit(name):
     with pytest.raises(ConcretizationError) as info:
         tj.jit(fn)(X)
     msg = str(info.value)
-    assert "f32[]" in msg or "f32[3]" in msg
+    assert "f32[" in msg or "bool[]" in msg
     assert "jit" in msg and "lax.cond" in msg and "static_argnums" in msg
     assert isinstance(info.value, TypeError)
 
