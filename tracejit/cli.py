@@ -1,6 +1,7 @@
 """The ``tracejit`` command line: one argparse subcommand per module.
 
     tracejit run [CONFIG] [--out DIR] [--steps N]
+    tracejit bench [--only NAME] [--quick] [--json PATH]
 
 A subcommand is a module with ``NAME`` (the word after ``tracejit``),
 ``HELP`` (one line for ``tracejit --help``), ``add_arguments(parser)`` and
@@ -16,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 #: The modules implementing the subcommands, in the order ``--help`` lists them.
-SUBCOMMANDS = ("tracejit.jobs.command",)
+SUBCOMMANDS = ("tracejit.jobs.command", "tracejit.bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
