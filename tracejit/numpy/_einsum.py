@@ -98,7 +98,7 @@ def parse_subscripts(spec: str, avals: list) -> tuple[list[str], str]:
         if rank < 0 or ("..." not in term and named != aval.ndim):
             raise ValueError(
                 f"einsum: the term {term!r} of {spec!r} names {named} axes, but operand {i} "
-                f"is {aval} with {aval.ndim}"
+                f"is {aval} ({aval.ndim} axes)"
             )
         ell_ranks.append(rank)
     ell = _fresh_labels(set(subs), max(ell_ranks, default=0))
@@ -121,7 +121,7 @@ def parse_subscripts(spec: str, avals: list) -> tuple[list[str], str]:
 
 def _interleaved(args: tuple) -> tuple[str, list]:
     """einsum(x, [0, 1], y, [1, 2], [0, 2]) -> ('ab,bc->ac', [x, y])."""
-    operands, terms = list(args[0::2]), []
+    operands = list(args[0::2])
     out = None
     if len(args) % 2:
         out = args[-1]
