@@ -80,3 +80,24 @@ def test_per_sample_grads_equal_the_loop():
         single = tj.grad(loss)(params, x[i], y[i])
         for b, s in zip(jax.tree_util.tree_leaves(batched), jax.tree_util.tree_leaves(single)):
             np.testing.assert_allclose(np.asarray(b)[i], s, rtol=1e-4, atol=1e-4)
+
+
+def test_ensemble_of_ten_mlps_equals_running_each_model():
+    members = [_data(4)[0] for _ in range(1)] + [
+        [(w + 0.1 * k, b - 0.05 * k) for w, b in _data(4)[0]] for k in range(1, 10)
+    ]
+    stacked = tj.stack_params(members)
+    _, x, _ = _data(16)
+
+    def forward(params, x):
+        h = x
+        for i, (w, b) in enumerate(params):
+            h = _mm(h, w) + b
+            if i < len(params) - 1:
+                h = tnp.tanh(h)
+        return h
+
+    out = tj.jit(tj.vmap(forward, in_axes=(0, None)))(stacked, x)
+    assert out.shape == (10, 16, SIZES[-1])
+    for k, member in enumerate(members):
+        np.testing.assert_allclose(out[k], forward(member, x), rtol=1e-5, atol=1e-5)
