@@ -141,6 +141,8 @@ class Builder:
         if isinstance(x, _PY_SCALARS):
             return Literal(x, aval_of(x))
         if isinstance(x, (np.ndarray, np.generic)):
+            if x.dtype == jax.dtypes.float0:  # a symbolic-zero tangent: data-free, never inline
+                return self._add_const(np.asarray(x), aval_of(x))
             if x.ndim == 0:
                 aval = aval_of(x)
                 return Literal(np.asarray(x, aval.dtype)[()], aval)
