@@ -679,6 +679,20 @@ def c_vmap_jvp(M, prog, D):
     return M.vmap(lambda t: M.jvp(f, D.args, with_arg(D.raw_t, D.d0, t), has_aux=prog.aux))(D.T)
 
 
+def c_linearize_raw_vmap(M, prog, D):
+    f = lambda *a: prog.fn(M, *a)
+    n = len(D.args)
+    y, lin = M.linearize(lambda x: f(*with_arg(D.args, D.d0, x)), D.x)
+    return y, M.vmap(lin)(D.T)
+
+
+def c_jvp_vmap(M, prog, D):
+    n = len(D.args)
+    f = M.vmap(lambda *a: prog.fn(M, *a), in_axes=only(n, D.d0))
+    bt = tree_map(lambda a: np.stack([a] * B), D.t)
+    return M.jvp(lambda x: f(*with_arg(D.args, D.d0, x)), (D.bargs[D.d0],), (bt,))
+
+
 def c_jacfwd_raw(M, prog, D):
     return M.jacfwd(lambda *a: prog.fn(M, *a), argnums=prog.diff, has_aux=prog.aux)(*D.args)
 
@@ -720,6 +734,8 @@ COMPS = {
     "vmap_raw": (c_vmap_raw, {"vmapx"}),
     "vmap_raw_unmapped": (c_vmap_raw_unmapped, {"vmapx"}),
     "vmap_jvp": (c_vmap_jvp, {"fwd"}),
+    "linearize_raw_vmap": (c_linearize_raw_vmap, {"fwd"}),
+    "jvp_vmap": (c_jvp_vmap, {"fwd", "vmapx"}),
     "jacfwd_raw": (c_jacfwd_raw, {"fwd", "float_out"}),
     "jacrev_raw_chunked": (c_jacrev_raw_chunked, {"rev", "float_out"}),
 }
@@ -765,3 +781,66 @@ def same(actual: Any, expected: Any, tol: float, what: str) -> None:
             assert x.dtype.kind == "V" and x.shape == y.shape, f"{what}: {x.dtype} vs float0"
         else:
             assert_close(x, y, tol, what)
+
+
+# --- what is unsupported by design raises a clear error -------------------------------
+
+
+def test_reverse_mode_through_while_loop_is_a_clear_error():
+    prog = next(p for p in PROGS if p.name == "while")
+    D = Data(prog)
+    for comp in (c_grad, c_hessian, c_vjp_raw):
+        with pytest.raises(TypeError, match="while_loop.*fori_loop"):
+            comp(TJ, prog, D)
+
+
+def test_forward_mode_through_custom_vjp_is_a_clear_error():
+    prog = next(p for p in PROGS if p.name == "custom_vjp")
+    D = Data(prog)
+    for comp in (c_jvp_raw, c_hessian, c_jacfwd_raw, c_linearize_raw_vmap):
+        with pytest.raises(TypeError, match="forward-mode.*custom_vjp function sin_mul"):
+            comp(TJ, prog, D)
+
+
+def test_python_control_flow_on_values_under_jit_or_vmap_is_a_concretization_error():
+    prog = next(p for p in PROGS if p.name == "pyctrl")
+    D = Data(prog)
+    for comp in (c_jit_grad, c_vmap_grad, c_grad_jit, c_vmap_raw):
+        with pytest.raises(tj.errors.ConcretizationError, match=r"f32\[\]"):
+            comp(TJ, prog, D)
+
+
+# --- dtype details that a composition must keep --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda M, a: a * 2,
+        lambda M, a: a * True + 1,
+        lambda M, a: M.np.sin(a) * 2.5 - 1,
+        lambda M, a: M.np.maximum(a, 0) / 3,
+    ],
+    ids=["mul-int", "mul-bool", "sin-float", "maximum-div"],
+)
+def test_python_scalars_keep_results_weakly_typed(f):
+    # weak f32 op Python scalar stays weak, so it does not promote a bf16 operand.
+    bf = np.ones(2, jnp.bfloat16)
+    for arg in (2.0, 2):
+        expected = jax.jit(lambda a, b: (f(JX, a), f(JX, a) * b))(arg, bf)
+        actual = tj.jit(lambda a, b: (f(TJ, a), f(TJ, a) * b))(arg, bf)
+        same(actual, expected, 1e-6, "jit")
+        assert [x.dtype for x in actual] == [x.dtype for x in expected]
+        assert actual[0].weak_type == expected[0].weak_type
+
+
+def test_float0_tangents_and_cotangents_leave_jit_and_vmap():
+    x = np.ones((2, 3), F32)
+    mixed = lambda M: (lambda a: (a * 2, a.astype(M.np.int32).sum()))
+    for case in [
+        lambda M: M.vmap(lambda a: M.jvp(mixed(M), (a,), (a,))[1])(x),
+        lambda M: M.vmap(lambda a: M.vjp(lambda u, n: u * n, a, np.int32(2))[1](a))(x),
+        lambda M: M.jit(lambda a: M.vjp(lambda u, n: u * n, a, np.int32(2))[1](a))(x),
+        lambda M: M.jit(lambda a: M.jvp(mixed(M), (a,), (a,)))(x),
+    ]:
+        same(case(TJ), case(JX), 1e-6, "float0")

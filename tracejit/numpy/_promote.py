@@ -9,7 +9,7 @@ import numpy as np
 
 from tracejit import dtypes
 from tracejit.ir import Aval
-from tracejit.primitives.elementwise import convert_element_type
+from tracejit.primitives.elementwise import convert_element_type, scalar_literal
 from tracejit.primitives.shape import broadcast_in_dim, reshape
 from tracejit.tracing import Tracer, aval_of, is_arraylike
 
@@ -49,8 +49,8 @@ def result_dtype(*args: Any) -> tuple[np.dtype, bool]:
 def convert(x: Any, dtype: np.dtype, weak: bool = False) -> Any:
     """``x`` as ``dtype`` (a Python scalar becomes a literal of that dtype)."""
     if isinstance(x, _PY):
-        if weak and dtypes.python_scalar_dtype(x) == dtype and not isinstance(x, bool):
-            return x
+        if weak:  # the result is weak: the scalar stays a weak Python scalar, as in JAX
+            return scalar_literal(int(x) if isinstance(x, bool) else x, dtype)
         return np.asarray(x, dtype)[()]
     if isinstance(x, (np.ndarray, np.generic)) and not isinstance(x, Tracer):
         if x.dtype != dtype:

@@ -451,13 +451,30 @@ convert_element_type_p = register(
 # --- the lax-level functions (exact dtypes; Python scalars take the other's dtype) ---
 
 
+def scalar_literal(x: bool | int | float | complex, dtype: np.dtype) -> object:
+    """The Python scalar ``x`` as an operand of ``dtype``.
+
+    Where ``dtype`` is the one a Python scalar of some kind gets (f32 for
+    float, i32 for int), ``x`` stays a weakly typed Python scalar of that kind
+    (``2`` becomes ``2.0`` for f32), so ``weak * 2`` is weak as in JAX; else it
+    becomes a strongly typed numpy scalar of ``dtype``.
+    """
+    if not isinstance(x, bool):
+        for kind in (int, float, complex):
+            if dtypes.python_scalar_dtype(kind(0)) == dtype and (
+                kind is not int or isinstance(x, int)
+            ):
+                return kind(x)
+    return np.asarray(x, dtype)[()]
+
+
 def _scalar_args(*args):
     ref = next((a for a in args if not isinstance(a, (bool, int, float, complex))), None)
     if ref is None:
         return args
     dtype = aval_of(ref).dtype
     return tuple(
-        np.asarray(a, dtype)[()] if isinstance(a, (bool, int, float, complex)) else a
+        scalar_literal(a, dtype) if isinstance(a, (bool, int, float, complex)) else a
         for a in args
     )
 
