@@ -432,8 +432,14 @@ def _convert_transpose(ct, x, *, new_dtype, weak_type):
 
 
 def _convert_lower(x, *, new_dtype, weak_type):
-    out = lax.convert_element_type(x, new_dtype)
-    return out
+    weak_int = isinstance(x, int) or (
+        getattr(x, "weak_type", False) and dtypes.is_integer(np.dtype(x.dtype))
+    )
+    if weak_type and weak_int and new_dtype == dtypes.default_float():
+        # A weak int to a weak float (tnp.sin(2), n / 3): jax.lax has no public weak
+        # conversion, but JAX's promotion makes weak int * weak 1.0 a weak float, exactly.
+        return jax.numpy.multiply(x, 1.0)
+    return lax.convert_element_type(x, new_dtype)
 
 
 convert_element_type_p = register(
