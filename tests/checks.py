@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import tracejit as tj
+from tracejit.ir import Aval
 
 TOL = {
     np.dtype(np.float16): 1e-2,
@@ -26,14 +27,23 @@ def tol_for(dtype: Any, scale: float = 1.0) -> float:
     return TOL.get(np.dtype(dtype), 0.0) * scale
 
 
-def rand(rng: np.random.Generator, shape: Sequence[int], dtype: Any = np.float32,
-         low: float = -2.0, high: float = 2.0) -> np.ndarray:
+def rand(
+    rng: np.random.Generator,
+    shape: Sequence[int],
+    dtype: Any = np.float32,
+    low: float = -2.0,
+    high: float = 2.0,
+) -> np.ndarray:
     """Random values, never exactly zero (ints in [low, high] without 0)."""
     dtype = np.dtype(dtype)
     if dtype == np.bool_:
         return rng.random(shape) > 0.5
     if np.issubdtype(dtype, np.integer):
-        lo = max(int(low), np.iinfo(dtype).min) if not np.issubdtype(dtype, np.unsignedinteger) else 1
+        lo = (
+            max(int(low), np.iinfo(dtype).min)
+            if not np.issubdtype(dtype, np.unsignedinteger)
+            else 1
+        )
         x = rng.integers(lo, int(high) + 1, size=shape)
         x[x == 0] = 1
         return x.astype(dtype)
@@ -67,49 +77,208 @@ def validate(fun: Callable, *args: Any) -> tj.ClosedIR:
     return cir
 
 
-def check_forward(tj_fun: Callable, jax_fun: Callable, args: Sequence[Any],
-                  tol: float | None = None) -> None:
-    """Eager and jit results equal JAX's (values, shapes, dtypes)."""
+# Compile counts dominate the suite's run time: every eager op on a new shape and
+# every jit compiles an XLA program. The options below let a test trade op-by-op
+# runs for one compiled program per side (``compiled=True``), check jit on one
+# representative call only (``jit=False`` elsewhere), or put several cases in one
+# program (``check_forward_cases``). The eager path of a transform evaluates the same
+# transformed IR that jit lowers, so one of the two per rule is enough there; the
+# primitives' own eager path is what ``check_forward`` checks.
+
+
+def check_forward(
+    tj_fun: Callable,
+    jax_fun: Callable,
+    args: Sequence[Any],
+    tol: float | None = None,
+    *,
+    jit: bool = True,
+) -> None:
+    """Eager and jit results equal JAX's (values, shapes, dtypes).
+
+    ``jit=False`` skips the jit comparison, for calls whose jit path another check
+    of the same test covers (it is one XLA compile per call).
+    """
     expected = jax_fun(*args)
     assert_close(tj_fun(*args), expected, tol, "eager")
-    assert_close(tj.jit(tj_fun)(*args), expected, tol, "jit")
+    if jit:
+        assert_close(tj.jit(tj_fun)(*args), expected, tol, "jit")
     validate(tj_fun, *args)
+
+
+def _describe(args: Any) -> str:
+    leaves = jax.tree_util.tree_leaves(args)
+    return ", ".join(Aval(tuple(np.shape(a)), np.asarray(a).dtype).str_short() for a in leaves)
+
+
+def check_forward_cases(
+    tj_fun: Callable,
+    jax_fun: Callable,
+    cases: Sequence[Sequence[Any]],
+    tol: float | None = None,
+    *,
+    eager: Any = True,
+    labels: Sequence[str] | None = None,
+) -> None:
+    """``check_forward`` of one function on several argument lists, one compile per side.
+
+    The JAX oracle and ``tj.jit`` each run every case in a single compiled program
+    (so the jit path sees every shape and dtype); eagerly, tracejit runs the cases
+    selected by ``eager``: ``True`` (all), ``False`` (none) or a predicate on the case
+    index. Failures name the case by ``labels[i]`` (default: its index and shapes).
+    """
+    cases = [list(c) for c in cases]
+    if labels is None:
+        labels = [f"case {i} ({_describe(c)})" for i, c in enumerate(cases)]
+
+    def tj_all(cs):
+        return [tj_fun(*c) for c in cs]
+
+    expected = jax.jit(lambda cs: [jax_fun(*c) for c in cs])(cases)
+    for label, got, e in zip(labels, tj.jit(tj_all)(cases), expected):
+        assert_close(got, e, tol, f"jit {label}")
+    for i, (label, c, e) in enumerate(zip(labels, cases, expected)):
+        if eager is True or (eager is not False and eager(i)):
+            assert_close(tj_fun(*c), e, tol, f"eager {label}")
+    validate(tj_all, cases)
 
 
 def _tangents(rng: np.random.Generator, args: Sequence[Any]) -> list:
     return [rand(rng, np.shape(a), np.asarray(a).dtype) for a in args]
 
 
-def check_jvp(tj_fun: Callable, jax_fun: Callable, args: Sequence[Any], seed: int = 0,
-              tol: float | None = None) -> None:
+def check_jvp(
+    tj_fun: Callable,
+    jax_fun: Callable,
+    args: Sequence[Any],
+    seed: int = 0,
+    tol: float | None = None,
+    *,
+    compiled: bool = False,
+) -> None:
+    """tj.jvp equals jax.jvp on random tangents; ``compiled``: both sides under jit."""
     rng = np.random.default_rng(seed)
     ts = _tangents(rng, args)
-    expected = jax.jvp(jax_fun, tuple(args), tuple(ts))
-    assert_close(tj.jvp(tj_fun, tuple(args), tuple(ts)), expected, tol, "jvp")
-    validate(lambda *a: tj.jvp(tj_fun, tuple(a[: len(args)]), tuple(a[len(args):])),
-             *args, *ts)
+    n = len(args)
+    tj_jvp = lambda *a: tj.jvp(tj_fun, tuple(a[:n]), tuple(a[n:]))  # noqa: E731
+    jax_jvp = lambda *a: jax.jvp(jax_fun, tuple(a[:n]), tuple(a[n:]))  # noqa: E731
+    if compiled:
+        tj_jvp, jax_jvp = tj.jit(tj_jvp), jax.jit(jax_jvp)
+    assert_close(tj_jvp(*args, *ts), jax_jvp(*args, *ts), tol, "jvp")
+    validate(lambda *a: tj.jvp(tj_fun, tuple(a[:n]), tuple(a[n:])), *args, *ts)
 
 
-def check_vjp(tj_fun: Callable, jax_fun: Callable, args: Sequence[Any], seed: int = 0,
-              tol: float | None = None) -> None:
+def _cotangents(rng: np.random.Generator, out: Any) -> Any:
+    return jax.tree_util.tree_map(lambda o: rand(rng, np.shape(o), np.dtype(o.dtype)), out)
+
+
+def check_vjp(
+    tj_fun: Callable,
+    jax_fun: Callable,
+    args: Sequence[Any],
+    seed: int = 0,
+    tol: float | None = None,
+    *,
+    compiled: bool = False,
+) -> None:
+    """tj.vjp (primal and cotangents) equals jax.vjp; ``compiled``: both sides under jit."""
     rng = np.random.default_rng(seed)
-    out, jax_vjp_fn = jax.vjp(jax_fun, *args)
-    cts = jax.tree_util.tree_map(
-        lambda o: rand(rng, np.shape(o), np.asarray(o).dtype), out
-    )
-    expected = jax_vjp_fn(cts)
-    tj_out, tj_vjp_fn = tj.vjp(tj_fun, *args)
+    if compiled:
+        cts = _cotangents(rng, jax.eval_shape(jax_fun, *args))
+
+        def jax_both(a, c):
+            out, f_vjp = jax.vjp(jax_fun, *a)
+            return out, f_vjp(c)
+
+        def tj_both(a, c):
+            out, f_vjp = tj.vjp(tj_fun, *a)
+            return out, f_vjp(c)
+
+        out, expected = jax.jit(jax_both)(tuple(args), cts)
+        tj_out, got = tj.jit(tj_both)(tuple(args), cts)
+    else:
+        out, jax_vjp_fn = jax.vjp(jax_fun, *args)
+        cts = _cotangents(rng, out)
+        expected = jax_vjp_fn(cts)
+        tj_out, tj_vjp_fn = tj.vjp(tj_fun, *args)
+        got = tj_vjp_fn(cts)
     assert_close(tj_out, out, tol, "vjp primal")
-    assert_close(tj_vjp_fn(cts), expected, tol, "vjp")
+    assert_close(got, expected, tol, "vjp")
     validate(lambda a, c: tj.vjp(tj_fun, *a)[1](c), tuple(args), cts)
 
 
-def check_vmap(tj_fun: Callable, jax_fun: Callable, args: Sequence[Any],
-               in_axes: Any = 0, tol: float | None = None) -> None:
-    expected = jax.vmap(jax_fun, in_axes=in_axes)(*args)
-    assert_close(tj.vmap(tj_fun, in_axes=in_axes)(*args), expected, tol, "vmap")
-    assert_close(tj.jit(tj.vmap(tj_fun, in_axes=in_axes))(*args), expected, tol, "jit(vmap)")
+def check_derivatives(
+    tj_fun: Callable,
+    jax_fun: Callable,
+    args: Sequence[Any],
+    seed: int = 0,
+    tol: float | None = None,
+) -> None:
+    """check_jvp and check_vjp in one compiled program per side (two compiles in all)."""
+    rng = np.random.default_rng(seed)
+    n = len(args)
+    ts = tuple(_tangents(rng, args))
+    cts = _cotangents(rng, jax.eval_shape(jax_fun, *args))
+
+    def both(jvp, vjp, fun):
+        def run(a, t, c):
+            out, f_vjp = vjp(fun, *a)
+            return jvp(fun, a, t), out, f_vjp(c)
+
+        return run
+
+    args = tuple(args)
+    expected = jax.jit(both(jax.jvp, jax.vjp, jax_fun))(args, ts, cts)
+    got = tj.jit(both(tj.jvp, tj.vjp, tj_fun))(args, ts, cts)
+    assert_close(got[0], expected[0], tol, "jvp")
+    assert_close(got[1], expected[1], tol, "vjp primal")
+    assert_close(got[2], expected[2], tol, "vjp")
+    assert len(got[2]) == n
+    validate(both(tj.jvp, tj.vjp, tj_fun), args, ts, cts)
+
+
+def check_vmap(
+    tj_fun: Callable,
+    jax_fun: Callable,
+    args: Sequence[Any],
+    in_axes: Any = 0,
+    tol: float | None = None,
+    *,
+    eager: bool = True,
+    jit: bool = True,
+) -> None:
+    """tj.vmap equals jax.vmap, eagerly and/or under jit (at least one)."""
+    assert eager or jit, "check_vmap: nothing to check with eager=False and jit=False"
+    jax_v = jax.vmap(jax_fun, in_axes=in_axes)
+    expected = jax_v(*args) if eager else jax.jit(jax_v)(*args)
+    if eager:
+        assert_close(tj.vmap(tj_fun, in_axes=in_axes)(*args), expected, tol, "vmap")
+    if jit:
+        assert_close(tj.jit(tj.vmap(tj_fun, in_axes=in_axes))(*args), expected, tol, "jit(vmap)")
     validate(tj.vmap(tj_fun, in_axes=in_axes), *args)
+
+
+def check_vmap_cases(
+    tj_fun: Callable,
+    jax_fun: Callable,
+    cases: Sequence[tuple[Sequence[Any], Any]],
+    tol: float | None = None,
+) -> None:
+    """``check_vmap`` under jit for several ``(args, in_axes)`` cases, one compile per side."""
+    cases = [(list(args), in_axes) for args, in_axes in cases]
+
+    def run(vmap, fun):
+        def all_cases(arg_lists):
+            return [vmap(fun, in_axes=ax)(*a) for a, (_, ax) in zip(arg_lists, cases)]
+
+        return all_cases
+
+    arg_lists = [a for a, _ in cases]
+    expected = jax.jit(run(jax.vmap, jax_fun))(arg_lists)
+    got = tj.jit(run(tj.vmap, tj_fun))(arg_lists)
+    for (a, ax), g, e in zip(cases, got, expected):
+        assert_close(g, e, tol, f"jit(vmap) in_axes={ax} ({_describe(a)})")
+    validate(run(tj.vmap, tj_fun), arg_lists)
 
 
 def numerical_grad(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6):
@@ -124,10 +293,30 @@ def numerical_grad(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float =
     return g
 
 
-def check_grad_fd(tj_fun: Callable, x: np.ndarray, tol: float = 1e-5) -> None:
-    """tj.grad of a scalar function matches central differences in float64."""
+def check_grad_fd(
+    tj_fun: Callable, x: np.ndarray, tol: float = 1e-5, *, compiled: bool = False
+) -> None:
+    """tj.grad of a scalar function matches central differences in float64.
+
+    ``compiled``: the gradient and the function run under tj.jit (two compiles)
+    instead of op by op.
+    """
+    check_grad_fd_args(tj_fun, [x], tol, compiled=compiled)
+
+
+def check_grad_fd_args(
+    tj_fun: Callable, xs: Sequence[np.ndarray], tol: float = 1e-5, *, compiled: bool = True
+) -> None:
+    """``check_grad_fd`` for a scalar function of several arrays (grad in every argument)."""
     with jax.enable_x64(True):
-        x = np.asarray(x, np.float64)
-        g = np.asarray(tj.grad(tj_fun)(x))
-        fd = numerical_grad(lambda v: tj_fun(v), x)
-        np.testing.assert_allclose(g, fd, rtol=tol, atol=tol)
+        xs = [np.asarray(x, np.float64) for x in xs]
+        grad = tj.grad(tj_fun, argnums=tuple(range(len(xs))))
+        f = tj_fun
+        if compiled:
+            grad, f = tj.jit(grad), tj.jit(tj_fun)
+        grads = grad(*xs)
+        for i, (x, g) in enumerate(zip(xs, grads)):
+            fd = numerical_grad(lambda v, i=i: f(*xs[:i], v, *xs[i + 1 :]), x)
+            np.testing.assert_allclose(
+                np.asarray(g), fd, rtol=tol, atol=tol, err_msg=f"argument {i}"
+            )
