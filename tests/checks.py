@@ -53,20 +53,25 @@ def rand(
 
 
 def assert_close(actual: Any, expected: Any, tol: float | None = None, what: str = "") -> None:
+    """Same tree of leaves, shapes and dtypes; values within ``tol`` (exact for ints).
+
+    Messages name the leaf's path in ``expected`` when it has more than one leaf.
+    """
     a_leaves = jax.tree_util.tree_leaves(actual)
-    e_leaves = jax.tree_util.tree_leaves(expected)
-    assert len(a_leaves) == len(e_leaves), f"{what}: {len(a_leaves)} vs {len(e_leaves)} leaves"
-    for a, e in zip(a_leaves, e_leaves):
+    e_paths = jax.tree_util.tree_flatten_with_path(expected)[0]
+    assert len(a_leaves) == len(e_paths), f"{what}: {len(a_leaves)} vs {len(e_paths)} leaves"
+    for a, (path, e) in zip(a_leaves, e_paths):
+        where = f"{what} {jax.tree_util.keystr(path)}" if len(e_paths) > 1 else what
         a, e = np.asarray(a), np.asarray(e)
-        assert a.shape == e.shape, f"{what}: shape {a.shape} != {e.shape}"
+        assert a.shape == e.shape, f"{where}: shape {a.shape} != {e.shape}"
         if e.dtype != jax.dtypes.float0:
-            assert a.dtype == e.dtype, f"{what}: dtype {a.dtype} != {e.dtype}"
+            assert a.dtype == e.dtype, f"{where}: dtype {a.dtype} != {e.dtype}"
         t = tol if tol is not None else tol_for(e.dtype, 10)
         if t == 0.0:
-            np.testing.assert_array_equal(a, e, err_msg=what)
+            np.testing.assert_array_equal(a, e, err_msg=where)
         else:
             np.testing.assert_allclose(
-                a.astype(np.float64), e.astype(np.float64), rtol=t, atol=t, err_msg=what
+                a.astype(np.float64), e.astype(np.float64), rtol=t, atol=t, err_msg=where
             )
 
 
@@ -143,8 +148,35 @@ def check_forward_cases(
     validate(tj_all, cases)
 
 
+def check_forward_all(
+    cases: dict[str, tuple[Callable, Callable, Sequence[Any]]],
+    tol: float | None = None,
+    *,
+    eager: Any = True,
+) -> None:
+    """``check_forward`` of several functions (``name -> (tj_fun, jax_fun, args)``).
+
+    Every case runs in one compiled program per side (tj.jit and the JAX oracle);
+    eagerly, tracejit runs the cases selected by ``eager`` (``True``, ``False`` or a
+    predicate on the name). Failures name the case.
+    """
+    names = list(cases)
+    args = {k: list(cases[k][2]) for k in names}
+
+    def tj_all(a):
+        return {k: cases[k][0](*a[k]) for k in names}
+
+    expected = jax.jit(lambda a: {k: cases[k][1](*a[k]) for k in names})(args)
+    got = tj.jit(tj_all)(args)
+    for k in names:
+        assert_close(got[k], expected[k], tol, f"jit {k}")
+        if eager is True or (eager is not False and eager(k)):
+            assert_close(cases[k][0](*args[k]), expected[k], tol, f"eager {k}")
+    validate(tj_all, args)
+
+
 def _tangents(rng: np.random.Generator, args: Sequence[Any]) -> list:
-    return [rand(rng, np.shape(a), np.asarray(a).dtype) for a in args]
+    return jax.tree_util.tree_map(lambda a: rand(rng, np.shape(a), np.asarray(a).dtype), list(args))
 
 
 def check_jvp(
@@ -281,6 +313,27 @@ def check_vmap_cases(
     validate(run(tj.vmap, tj_fun), arg_lists)
 
 
+def check_vmap_all(
+    cases: dict[str, tuple[Callable, Callable, Sequence[Any], Any]],
+    tol: float | None = None,
+) -> None:
+    """``check_vmap`` under jit of several functions, one compile per side.
+
+    ``cases``: ``name -> (tj_fun, jax_fun, args, in_axes)``. Failures name the case.
+    """
+    names = list(cases)
+    args = {k: list(cases[k][2]) for k in names}
+
+    def run(vmap, which):
+        return lambda a: {k: vmap(cases[k][which], in_axes=cases[k][3])(*a[k]) for k in names}
+
+    expected = jax.jit(run(jax.vmap, 1))(args)
+    got = tj.jit(run(tj.vmap, 0))(args)
+    for k in names:
+        assert_close(got[k], expected[k], tol, f"jit(vmap) {k}")
+    validate(run(tj.vmap, 0), args)
+
+
 def numerical_grad(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6):
     """Central differences of a scalar function of one float64 array."""
     x = np.asarray(x, np.float64)
@@ -307,14 +360,21 @@ def check_grad_fd(
 def check_grad_fd_args(
     tj_fun: Callable, xs: Sequence[np.ndarray], tol: float = 1e-5, *, compiled: bool = True
 ) -> None:
-    """``check_grad_fd`` for a scalar function of several arrays (grad in every argument)."""
+    """``check_grad_fd`` for a scalar function of several arrays (grad in every argument).
+
+    ``compiled``: one tj.jit program (value and gradient) serves the gradient and
+    every finite-difference evaluation: a single compile.
+    """
     with jax.enable_x64(True):
         xs = [np.asarray(x, np.float64) for x in xs]
-        grad = tj.grad(tj_fun, argnums=tuple(range(len(xs))))
-        f = tj_fun
+        argnums = tuple(range(len(xs)))
         if compiled:
-            grad, f = tj.jit(grad), tj.jit(tj_fun)
-        grads = grad(*xs)
+            value_and_grad = tj.jit(tj.value_and_grad(tj_fun, argnums=argnums))
+            grads = value_and_grad(*xs)[1]
+            f = lambda *a: value_and_grad(*a)[0]  # noqa: E731
+        else:
+            grads = tj.grad(tj_fun, argnums=argnums)(*xs)
+            f = tj_fun
         for i, (x, g) in enumerate(zip(xs, grads)):
             fd = numerical_grad(lambda v, i=i: f(*xs[:i], v, *xs[i + 1 :]), x)
             np.testing.assert_allclose(

@@ -508,7 +508,7 @@ class Data:
 
 
 def c_forward(M, prog, D):
-    return prog.fn(M, *D.args)
+    return prog.fn(M, *tree_map(M.np.asarray, D.args))
 
 
 def c_grad(M, prog, D):

@@ -9,7 +9,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from checks import assert_close, check_forward, check_jvp, check_vjp, check_vmap, rand
+from checks import (
+    assert_close,
+    check_derivatives,
+    check_forward_all,
+    check_jvp,
+    check_vmap_all,
+    rand,
+)
 
 import tracejit as tj
 import tracejit.numpy as tnp
@@ -167,26 +174,40 @@ BRANCHING = ["cond", "cond_closure", "cond_mixed", "switch"]
 # Branching specs also run on negated inputs, which takes their other branch.
 FORWARD = [(n, 1) for n in SPECS] + [(n, -1) for n in BRANCHING]
 
+# Each test below puts every spec in one compiled program per side (tj.jit and the
+# JAX oracle under jax.jit): one XLA compile each instead of one per spec (or, op by
+# op, one per control-flow call). Failures name the spec. The forward test also runs
+# every spec eagerly.
 
-@pytest.mark.parametrize("name, sign", FORWARD)
-def test_forward(name, sign):
-    tj_f, jax_f, shapes, _ = build(name)
-    check_forward(tj_f, jax_f, [sign * a for a in args_for(shapes, 0)])
+
+def test_forward():
+    cases = {}
+    for name, sign in FORWARD:
+        tj_f, jax_f, shapes, _ = build(name)
+        cases[f"{name}{'' if sign > 0 else '_negated'}"] = (
+            tj_f,
+            jax_f,
+            [sign * a for a in args_for(shapes, 0)],
+        )
+    check_forward_all(cases)
 
 
-@pytest.mark.parametrize("name", list(SPECS))
-def test_jvp(name):
-    tj_f, jax_f, shapes, _ = build(name)
-    check_jvp(tj_f, jax_f, args_for(shapes, 3), seed=3)
+def _all(names, which, wrap=lambda f: f):
+    """One function of ``{name: (x, y)}`` returning ``{name: spec(x, y)}``."""
+    fns = {n: wrap(build(n)[which]) for n in names}
+    return lambda args: {n: fns[n](*args[n]) for n in names}
 
 
 REVERSE = [n for n, (_, _, rev) in SPECS.items() if rev]
+FORWARD_ONLY = [n for n in SPECS if n not in REVERSE]
 
 
-@pytest.mark.parametrize("name", REVERSE)
-def test_vjp(name):
-    tj_f, jax_f, shapes, _ = build(name)
-    check_vjp(tj_f, jax_f, args_for(shapes, 4), seed=4)
+def test_jvp_and_vjp():
+    """jvp of every spec, vjp of those with reverse mode, against JAX."""
+    args = {n: args_for(SPECS[n][1], 3) for n in SPECS}
+    check_derivatives(_all(REVERSE, 0), _all(REVERSE, 1), [{n: args[n] for n in REVERSE}], seed=3)
+    fwd = {n: args[n] for n in FORWARD_ONLY}
+    check_jvp(_all(FORWARD_ONLY, 0), _all(FORWARD_ONLY, 1), [fwd], seed=3, compiled=True)
 
 
 # in_axes: only x batched (predicates computed from x are batched, those from y not),
@@ -194,29 +215,31 @@ def test_vjp(name):
 IN_AXES = [(0, None), (None, -1)]
 
 
-@pytest.mark.parametrize("in_axes", IN_AXES, ids=str)
-@pytest.mark.parametrize("name", list(SPECS))
-def test_vmap(name, in_axes):
-    tj_f, jax_f, shapes, _ = build(name)
+def test_vmap():
     rng = np.random.default_rng(5)
-    args = []
-    for s, a in zip(shapes, in_axes):
-        full = list(s)
-        if a is not None:
-            full.insert(a % (len(s) + 1), 4)
-        args.append(rand(rng, full, f32, -1.0, 1.0))
-    check_vmap(tj_f, jax_f, args, in_axes=in_axes)
+    cases = {}
+    for name in SPECS:
+        tj_f, jax_f, shapes, _ = build(name)
+        for in_axes in IN_AXES:
+            args = []
+            for s, a in zip(shapes, in_axes):
+                full = list(s)
+                if a is not None:
+                    full.insert(a % (len(s) + 1), 4)
+                args.append(rand(rng, full, f32, -1.0, 1.0))
+            cases[f"{name}-{in_axes}"] = (tj_f, jax_f, args, in_axes)
+    check_vmap_all(cases)
 
 
 # Transform compositions on the constructs whose batching rules differ most.
 COMPOSED = ["cond", "while", "fori_traced", "scan", "map"]
 
 
-@pytest.mark.parametrize("name", COMPOSED)
-def test_jvp_of_vmap(name):
-    tj_f, jax_f, shapes, _ = build(name)
-    args = args_for([(3, *s) for s in shapes], 6)
-    check_jvp(tj.vmap(tj_f), jax.vmap(jax_f), args, seed=6)
+def test_jvp_of_vmap():
+    args = {n: args_for([(3, *s) for s in SPECS[n][1]], 6) for n in COMPOSED}
+    check_jvp(
+        _all(COMPOSED, 0, tj.vmap), _all(COMPOSED, 1, jax.vmap), [args], seed=6, compiled=True
+    )
 
 
 def _scalar(f, N):
@@ -227,16 +250,25 @@ def _scalar(f, N):
     return g
 
 
-@pytest.mark.parametrize("name", [n for n in COMPOSED if n in REVERSE])
-def test_grad_of_vmap_and_vmap_of_grad(name):
-    tj_f, jax_f, shapes, _ = build(name)
-    args = args_for([(3, *s) for s in shapes], 7)
-    got = tj.jit(tj.grad(_scalar(tj.vmap(tj_f), tnp), argnums=(0, 1)))(*args)
-    want = jax.jit(jax.grad(_scalar(jax.vmap(jax_f), jnp), argnums=(0, 1)))(*args)
-    assert_close(got, want, what="grad(vmap)")
-    got = tj.jit(tj.vmap(tj.grad(_scalar(tj_f, tnp), argnums=(0, 1))))(*args)
-    want = jax.jit(jax.vmap(jax.grad(_scalar(jax_f, jnp), argnums=(0, 1))))(*args)
-    assert_close(got, want, what="jit(vmap(grad))")
+def test_grad_of_vmap_and_vmap_of_grad():
+    names = [n for n in COMPOSED if n in REVERSE]
+    args = {n: args_for([(3, *s) for s in SPECS[n][1]], 7) for n in names}
+
+    def both(which, jit, grad, vmap, N):
+        fns = {n: build(n)[which] for n in names}
+
+        def run(a):
+            out = {}
+            for n, f in fns.items():
+                out[f"grad(vmap) {n}"] = grad(_scalar(vmap(f), N), argnums=(0, 1))(*a[n])
+                out[f"vmap(grad) {n}"] = vmap(grad(_scalar(f, N), argnums=(0, 1)))(*a[n])
+            return out
+
+        return jit(run)
+
+    got = both(0, tj.jit, tj.grad, tj.vmap, tnp)(args)
+    want = both(1, jax.jit, jax.grad, jax.vmap, jnp)(args)
+    assert_close(got, want)
 
 
 # --- semantics -----------------------------------------------------------------------------
@@ -246,8 +278,9 @@ def test_switch_clamps_out_of_range_indices():
     branches = [lambda x: x + 1.0, lambda x: x * 10.0, lambda x: x - 5.0]
     x = np.float32(2.0)
     jitted = tj.jit(lambda i, x: tj.lax.switch(i, branches, x))
+    oracle = jax.jit(lambda i, x: jax.lax.switch(i, branches, x))
     for i in (-3, 0, 1, 2, 7):
-        want = jax.lax.switch(i, branches, x)
+        want = oracle(np.int32(i), x)
         assert_close(tj.lax.switch(i, branches, x), want)
         assert_close(jitted(np.int32(i), x), want)
     idx = np.array([-3, 0, 1, 2, 7], i32)

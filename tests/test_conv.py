@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 from checks import (
     assert_close,
+    check_derivatives,
     check_forward,
+    check_forward_all,
     check_grad_fd,
     check_jvp,
     check_vjp,
-    check_vmap,
+    check_vmap_all,
     rand,
     validate,
 )
@@ -90,33 +92,37 @@ def _conv_args(spec, seed=0, dtype=np.float32):
     return [rand(rng, ls, dtype), rand(rng, rs, dtype)]
 
 
-@pytest.mark.parametrize("spec", CONV_SPECS, ids=CONV_IDS)
-def test_conv_forward(spec):
-    tj_f, jax_f = _conv_pair(spec[3])
-    check_forward(tj_f, jax_f, _conv_args(spec), tol=TOL)
+# Every spec in one compiled program per side (and each eagerly).
+def test_conv_forward():
+    cases = {spec[0]: (*_conv_pair(spec[3]), _conv_args(spec)) for spec in CONV_SPECS}
+    check_forward_all(cases, tol=TOL)
 
 
-@pytest.mark.parametrize("dtype", [np.int32, jnp.bfloat16])
-def test_conv_forward_dtypes(dtype):
+def test_conv_forward_dtypes():
     spec = CONV_SPECS[1]
     tj_f, jax_f = _conv_pair(spec[3])
-    tol = None if dtype == np.int32 else 0.1
-    check_forward(tj_f, jax_f, _conv_args(spec, dtype=dtype), tol=tol)
+    check_forward(tj_f, jax_f, _conv_args(spec, dtype=np.int32))
+    pref = CONV_SPECS[0]
+    bf16 = {
+        "bf16": (tj_f, jax_f, _conv_args(spec, dtype=jnp.bfloat16)),
+        "preferred_element_type": (
+            *_conv_pair(dict(pref[3], preferred_element_type=np.float32)),
+            _conv_args(pref, dtype=jnp.bfloat16),
+        ),
+    }
+    check_forward_all(bf16, tol=0.1)
 
 
-def test_conv_preferred_element_type():
-    spec = CONV_SPECS[0]
-    kwargs = dict(spec[3], preferred_element_type=np.float32)
-    tj_f, jax_f = _conv_pair(kwargs)
-    check_forward(tj_f, jax_f, _conv_args(spec, dtype=jnp.bfloat16), tol=0.1)
+def _all_specs(which):
+    """One function of every spec's (lhs, rhs), returning every spec's conv by id."""
+    fns = {spec[0]: _conv_pair(spec[3])[which] for spec in CONV_SPECS}
+    return lambda args: {k: f(*args[k]) for k, f in fns.items()}
 
 
-@pytest.mark.parametrize("spec", CONV_SPECS, ids=CONV_IDS)
-def test_conv_derivatives(spec):
-    tj_f, jax_f = _conv_pair(spec[3])
-    args = _conv_args(spec)
-    check_jvp(tj_f, jax_f, args, tol=TOL)
-    check_vjp(tj_f, jax_f, args, tol=TOL)
+def test_conv_derivatives():
+    """jvp and vjp of every spec, in one compiled program per side."""
+    args = {spec[0]: _conv_args(spec) for spec in CONV_SPECS}
+    check_derivatives(_all_specs(0), _all_specs(1), [args], tol=TOL)
 
 
 # Every batching branch: both operands batched, only the lhs, only the kernel; the
@@ -130,19 +136,24 @@ VMAP_CASES = [
 ]
 
 
-@pytest.mark.parametrize("spec, in_axes", VMAP_CASES)
-def test_conv_vmap_is_one_conv(spec, in_axes):
-    tj_f, jax_f = _conv_pair(spec[3])
+def test_conv_vmap_is_one_conv():
+    """Every batching case against jax.vmap (one compiled program per side); each
+    batched conv is one conv_general_dilated equation."""
     rng = np.random.default_rng(1)
-    args = []
-    for shape, ax in zip(spec[1:3], in_axes, strict=True):
-        if ax is None:
-            args.append(rand(rng, shape))
-        else:
-            args.append(rand(rng, (*shape[:ax], 3, *shape[ax:])))
-    check_vmap(tj_f, jax_f, args, in_axes=in_axes, tol=TOL)
-    ir = validate(tj.vmap(tj_f, in_axes=in_axes), *args)
-    assert [e.prim.name for e in ir.eqns].count("conv_general_dilated") == 1
+    cases = {}
+    for case in VMAP_CASES:
+        spec, in_axes = case.values
+        tj_f, jax_f = _conv_pair(spec[3])
+        args = []
+        for shape, ax in zip(spec[1:3], in_axes, strict=True):
+            if ax is None:
+                args.append(rand(rng, shape))
+            else:
+                args.append(rand(rng, (*shape[:ax], 3, *shape[ax:])))
+        cases[case.id] = (tj_f, jax_f, args, in_axes)
+        ir = validate(tj.vmap(tj_f, in_axes=in_axes), *args)
+        assert [e.prim.name for e in ir.eqns].count("conv_general_dilated") == 1, case.id
+    check_vmap_all(cases, tol=TOL)
 
 
 def test_conv_grad_of_vmap_and_vmap_of_grad():
@@ -155,11 +166,20 @@ def test_conv_grad_of_vmap_and_vmap_of_grad():
     def per_example(f, grad):
         return lambda w, x: grad(lambda w: (f(x, w) ** 2).sum())(w)
 
-    expected = jax.vmap(per_example(jax_f, jax.grad), (None, 0))(rhs, xs)
-    assert_close(tj.vmap(per_example(tj_f, tj.grad), (None, 0))(rhs, xs), expected, TOL)
     batched_loss = lambda v, f: lambda w, x: (v(f, (0, None))(x, w) ** 2).sum()  # noqa: E731
-    expected = jax.grad(batched_loss(jax.vmap, jax_f))(rhs, xs)
-    assert_close(tj.grad(batched_loss(tj.vmap, tj_f))(rhs, xs), expected, TOL)
+
+    def both(jit, vmap, grad, f):  # one compiled program per side
+        return jit(
+            lambda w, x: (
+                vmap(per_example(f, grad), (None, 0))(w, x),
+                grad(batched_loss(vmap, f))(w, x),
+            )
+        )
+
+    expected = both(jax.jit, jax.vmap, jax.grad, jax_f)(rhs, xs)
+    got = both(tj.jit, tj.vmap, tj.grad, tj_f)(rhs, xs)
+    assert_close(got[0], expected[0], TOL, "vmap(grad)")
+    assert_close(got[1], expected[1], TOL, "grad(vmap)")
 
 
 def test_conv_second_order():
@@ -175,7 +195,7 @@ def test_conv_second_order():
 
     g_tj = tj.grad(loss(tj_f), argnums=(0, 1))
     g_jax = jax.grad(loss(jax_f), argnums=(0, 1))
-    check_jvp(g_tj, g_jax, args, tol=1e-3)
+    check_jvp(g_tj, g_jax, args, tol=1e-3, compiled=True)
 
 
 def test_conv_grad_matches_finite_differences():
@@ -185,7 +205,7 @@ def test_conv_grad_matches_finite_differences():
         y = tj.lax.conv_general_dilated(x, rhs, (2, 1), ((1, 0), (0, 1)), rhs_dilation=(1, 2))
         return tj.numpy.sum(tj.numpy.sin(y))
 
-    check_grad_fd(f, rand(np.random.default_rng(4), (1, 2, 5, 4)))
+    check_grad_fd(f, rand(np.random.default_rng(4), (1, 2, 5, 4)), compiled=True)
 
 
 @pytest.mark.parametrize(
@@ -285,16 +305,34 @@ def _window_pair(kind, spec):
 
 
 @pytest.mark.parametrize("kind", list(MONOIDS))
-@pytest.mark.parametrize("spec", WINDOW_SPECS, ids=WINDOW_IDS)
-def test_reduce_window(kind, spec):
-    tj_f, jax_f = _window_pair(kind, spec)
-    x = rand(np.random.default_rng(0), spec[1])
-    check_forward(tj_f, jax_f, [x])
-    check_jvp(tj_f, jax_f, [x])
-    if not (kind != "sum" and spec[0] == "window_dilated"):  # JAX has no such VJP either
-        check_vjp(tj_f, jax_f, [x])
-    xb = rand(np.random.default_rng(1), (*spec[1][:1], 3, *spec[1][1:]))
-    check_vmap(tj_f, jax_f, [xb], in_axes=1)
+def test_reduce_window(kind):
+    """Every window spec: forward (eager and one jit program), jvp and vjp (one
+    compiled program per side), vmap (one compiled program per side)."""
+    pairs = {spec[0]: _window_pair(kind, spec) for spec in WINDOW_SPECS}
+    xs = {spec[0]: rand(np.random.default_rng(0), spec[1]) for spec in WINDOW_SPECS}
+    check_forward_all({k: (*pairs[k], [xs[k]]) for k in pairs})
+    # JAX has no VJP of a dilated-window max/min either: forward mode only there.
+    no_vjp = {"window_dilated"} if kind != "sum" else set()
+
+    def all_of(which, names):
+        return lambda a: {k: pairs[k][which](a[k]) for k in names}
+
+    rev = [k for k in pairs if k not in no_vjp]
+    check_derivatives(all_of(0, rev), all_of(1, rev), [{k: xs[k] for k in rev}])
+    if no_vjp:
+        fwd_only = sorted(no_vjp)
+        check_jvp(
+            all_of(0, fwd_only), all_of(1, fwd_only), [{k: xs[k] for k in fwd_only}], compiled=True
+        )
+    batched = {
+        spec[0]: (
+            *pairs[spec[0]],
+            [rand(np.random.default_rng(1), (*spec[1][:1], 3, *spec[1][1:]))],
+            1,
+        )
+        for spec in WINDOW_SPECS
+    }
+    check_vmap_all(batched)
 
 
 @pytest.mark.parametrize("kind", ["sum", "max"])
@@ -318,10 +356,9 @@ def test_pool_per_example_grads_and_second_order(kind):
         return lambda x: (np_.sin(f(x)) ** 2).sum()
 
     xs = rand(np.random.default_rng(5), (3, *spec[1]))
-    expected = jax.vmap(jax.grad(loss(jax_f, jnp)))(xs)
-    assert_close(tj.vmap(tj.grad(loss(tj_f, tj.numpy)))(xs), expected, TOL)
-    check_jvp(tj.grad(loss(tj_f, tj.numpy)), jax.grad(loss(jax_f, jnp)), [xs[0]], tol=1e-3)
-    check_vjp(tj.grad(loss(tj_f, tj.numpy)), jax.grad(loss(jax_f, jnp)), [xs[0]], tol=1e-3)
+    expected = jax.jit(jax.vmap(jax.grad(loss(jax_f, jnp))))(xs)
+    assert_close(tj.jit(tj.vmap(tj.grad(loss(tj_f, tj.numpy))))(xs), expected, TOL)
+    check_derivatives(tj.grad(loss(tj_f, tj.numpy)), jax.grad(loss(jax_f, jnp)), [xs[0]], tol=1e-3)
 
 
 def test_max_pool_grad_matches_finite_differences():
@@ -332,7 +369,7 @@ def test_max_pool_grad_matches_finite_differences():
             )
         )
 
-    check_grad_fd(f, rand(np.random.default_rng(6), (2, 5, 4)))
+    check_grad_fd(f, rand(np.random.default_rng(6), (2, 5, 4)), compiled=True)
 
 
 def test_reduce_window_generic_entry_point():
@@ -403,4 +440,4 @@ def test_reduce_window_sum_transpose_with_large_padding():
         (1, 1),  # noqa: E731
         ((0, 0), (3, 2)),
     )
-    check_vjp(f_tj, f_jax, [rand(np.random.default_rng(0), (2, 3))])
+    check_vjp(f_tj, f_jax, [rand(np.random.default_rng(0), (2, 3))], compiled=True)

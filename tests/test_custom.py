@@ -92,37 +92,92 @@ def _scalar(f, m):
     return lambda *a: sum(m.sum(v) for v in jax.tree_util.tree_leaves(f(*a)))
 
 
+# The transforms of each definition run in one compiled program per side (tj.jit vs
+# jax.jit: two XLA compiles instead of one per eager op); the call and the gradient
+# also run eagerly, through the rule's eager path.
+TJ = {
+    "jit": tj.jit,
+    "jvp": tj.jvp,
+    "vjp": tj.vjp,
+    "grad": tj.grad,
+    "vmap": tj.vmap,
+    "jacfwd": tj.jacfwd,
+    "jacrev": tj.jacrev,
+    "hessian": tj.hessian,
+    "np": tnp,
+}
+JAX = {
+    "jit": jax.jit,
+    "jvp": jax.jvp,
+    "vjp": jax.vjp,
+    "grad": jax.grad,
+    "vmap": jax.vmap,
+    "jacfwd": jax.jacfwd,
+    "jacrev": jax.jacrev,
+    "hessian": jax.hessian,
+    "np": jnp,
+}
+
+
+def _compare(program, f, jf, inputs, tols):
+    """``program(T, f)`` builds a function of ``inputs`` returning a dict of results,
+    with ``T`` the transforms of one library; compares both compiled."""
+    expected = jax.jit(program(JAX, jf))(*inputs)
+    got = tj.jit(program(TJ, f))(*inputs)
+    for k, tol in tols.items():
+        assert_close(got[k], expected[k], tol, k)
+    return expected
+
+
 @pytest.mark.parametrize("which", JVP_CASES)
 def test_custom_jvp_matches_jax(which):
     f, jf = _pair("custom_jvp", which)
     args = _args(which)
-    assert_close(f(*args), jf(*args), 1e-6, "eager call")
     ts = tuple(rand(rng, np.shape(a)) for a in args)
-    assert_close(tj.jvp(f, args, ts), jax.jvp(jf, args, ts), 1e-5, "jvp")
-    loss, jloss = _scalar(f, tnp), _scalar(jf, jnp)
     argnums = tuple(range(len(args)))
-    expected = jax.grad(jloss, argnums)(*args)
-    assert_close(tj.grad(loss, argnums)(*args), expected, 1e-5, "grad")
-    assert_close(tj.jit(tj.grad(loss, argnums))(*args), expected, 1e-5, "jit(grad)")
-    assert_close(tj.jacfwd(f)(*args), jax.jacfwd(jf)(*args), 1e-5, "jacfwd")
-    assert_close(tj.hessian(loss)(*args), jax.hessian(jloss)(*args), 1e-4, "hessian")
+
+    def program(T, f):
+        loss = _scalar(f, T["np"])
+        return lambda a, t: {
+            "call": f(*a),
+            "jvp": T["jvp"](f, a, t),
+            "grad": T["grad"](loss, argnums)(*a),
+            "jacfwd": T["jacfwd"](f)(*a),
+            "hessian": T["hessian"](loss)(*a),
+        }
+
+    tols = {"call": 1e-6, "jvp": 1e-5, "grad": 1e-5, "jacfwd": 1e-5, "hessian": 1e-4}
+    expected = _compare(program, f, jf, (args, ts), tols)
+    loss = _scalar(f, tnp)
+    assert_close(f(*args), expected["call"], 1e-6, "eager call")
+    assert_close(tj.grad(loss, argnums)(*args), expected["grad"], 1e-5, "eager grad")
     validate(tj.grad(loss, argnums), *args)
+
+
+def _vmapped_program(T, f):
+    loss = _scalar(f, T["np"])
+    # Batched function, then differentiated: the batched primitive keeps the rule.
+    vloss = lambda *a: T["np"].sum(T["vmap"](loss)(*a))  # noqa: E731
+    return lambda a: {
+        "vmap": T["vmap"](f)(*a),
+        "grad(vmap)": T["grad"](vloss)(*a),
+        "vmap(grad)": T["vmap"](T["grad"](loss))(*a),
+    }
 
 
 @pytest.mark.parametrize("which", JVP_CASES)
 def test_custom_jvp_under_vmap(which):
     f, jf = _pair("custom_jvp", which)
     args = tuple(rand(rng, (4, *np.shape(a))) for a in _args(which))
-    assert_close(tj.vmap(f)(*args), jax.vmap(jf)(*args), 1e-6, "vmap")
-    loss, jloss = _scalar(f, tnp), _scalar(jf, jnp)
-    # Batched function, then differentiated: the batched primitive keeps the rule.
-    vloss = lambda *a: tnp.sum(tj.vmap(loss)(*a))
-    jvloss = lambda *a: jnp.sum(jax.vmap(jloss)(*a))
-    assert_close(tj.grad(vloss)(*args), jax.grad(jvloss)(*args), 1e-5, "grad(vmap)")
-    assert_close(tj.jit(tj.grad(vloss))(*args), jax.grad(jvloss)(*args), 1e-5, "jit")
     ts = tuple(rand(rng, np.shape(a)) for a in args)
-    assert_close(tj.jvp(tj.vmap(f), args, ts), jax.jvp(jax.vmap(jf), args, ts), 1e-5)
-    assert_close(tj.vmap(tj.grad(loss))(*args), jax.vmap(jax.grad(jloss))(*args), 1e-5)
+
+    def program(T, f):
+        rest = _vmapped_program(T, f)
+        return lambda a, t: {**rest(a), "jvp(vmap)": T["jvp"](T["vmap"](f), a, t)}
+
+    tols = {"vmap": 1e-6, "grad(vmap)": 1e-5, "vmap(grad)": 1e-5, "jvp(vmap)": 1e-5}
+    expected = _compare(program, f, jf, (args, ts), tols)
+    assert_close(tj.vmap(f)(*args), expected["vmap"], 1e-6, "eager vmap")
 
 
 def test_custom_jvp_rule_is_used_where_the_plain_derivative_overflows():
@@ -229,18 +284,31 @@ VJP_CASES = ["sin_times", "cube", "clip_gradient", "pytree_args"]
 def test_custom_vjp_matches_jax(which):
     f, jf = _pair("custom_vjp", which)
     args = _args(which)
-    assert_close(f(*args), jf(*args), 1e-6, "eager call")
-    out, vjp_fn = tj.vjp(f, *args)
-    jout, jvjp_fn = jax.vjp(jf, *args)
-    ct = jax.tree_util.tree_map(lambda o: rand(rng, np.shape(o)), jout)
-    assert_close(out, jout, 1e-6, "vjp primal")
-    assert_close(vjp_fn(ct), jvjp_fn(ct), 1e-5, "vjp")
-    loss, jloss = _scalar(f, tnp), _scalar(jf, jnp)
+    ct = jax.tree_util.tree_map(lambda o: rand(rng, np.shape(o)), jax.eval_shape(jf, *args))
     argnums = tuple(range(len(args)))
-    expected = jax.grad(jloss, argnums)(*args)
-    assert_close(tj.grad(loss, argnums)(*args), expected, 1e-5, "grad")
-    assert_close(tj.jit(tj.grad(loss, argnums))(*args), expected, 1e-5, "jit(grad)")
-    assert_close(tj.jacrev(f)(*args), jax.jacrev(jf)(*args), 1e-5, "jacrev")
+
+    def program(T, f):
+        loss = _scalar(f, T["np"])
+
+        def run(a, c):
+            out, vjp_fn = T["vjp"](f, *a)
+            return {
+                "call": f(*a),
+                "vjp primal": out,
+                "vjp": vjp_fn(c),
+                "grad": T["grad"](loss, argnums)(*a),
+                "jacrev": T["jacrev"](f)(*a),
+            }
+
+        return run
+
+    tols = {"call": 1e-6, "vjp primal": 1e-6, "vjp": 1e-5, "grad": 1e-5, "jacrev": 1e-5}
+    expected = _compare(program, f, jf, (args, ct), tols)
+    loss = _scalar(f, tnp)
+    assert_close(f(*args), expected["call"], 1e-6, "eager call")
+    out, vjp_fn = tj.vjp(f, *args)
+    assert_close(out, expected["vjp primal"], 1e-6, "eager vjp primal")
+    assert_close(vjp_fn(ct), expected["vjp"], 1e-5, "eager vjp")
     validate(tj.grad(loss, argnums), *args)
 
 
@@ -248,13 +316,9 @@ def test_custom_vjp_matches_jax(which):
 def test_custom_vjp_under_vmap(which):
     f, jf = _pair("custom_vjp", which)
     args = tuple(rand(rng, (4, *np.shape(a))) for a in _args(which))
-    assert_close(tj.vmap(f)(*args), jax.vmap(jf)(*args), 1e-6, "vmap")
-    loss, jloss = _scalar(f, tnp), _scalar(jf, jnp)
-    vloss = lambda *a: tnp.sum(tj.vmap(loss)(*a))
-    jvloss = lambda *a: jnp.sum(jax.vmap(jloss)(*a))
-    assert_close(tj.grad(vloss)(*args), jax.grad(jvloss)(*args), 1e-5, "grad(vmap)")
-    assert_close(tj.jit(tj.grad(vloss))(*args), jax.grad(jvloss)(*args), 1e-5, "jit")
-    assert_close(tj.vmap(tj.grad(loss))(*args), jax.vmap(jax.grad(jloss))(*args), 1e-5)
+    tols = {"vmap": 1e-6, "grad(vmap)": 1e-5, "vmap(grad)": 1e-5}
+    expected = _compare(_vmapped_program, f, jf, (args,), tols)
+    assert_close(tj.vmap(f)(*args), expected["vmap"], 1e-6, "eager vmap")
 
 
 def test_custom_vjp_grad_of_vmap_sums_the_cotangent_of_an_unbatched_argument():
@@ -267,14 +331,23 @@ def test_custom_vjp_grad_of_vmap_sums_the_cotangent_of_an_unbatched_argument():
 def test_custom_vjp_higher_order_through_bwd():
     f, jf = _pair("custom_vjp", "cube")
     x = np.float32(0.7)
-    for order in (1, 2, 3):
-        g, jg = f, jf
-        for _ in range(order):
-            g, jg = tj.grad(g), jax.grad(jg)
-        assert_close(g(x), jg(x), 1e-5, f"order {order}")
-    loss = lambda v: tnp.sum(f(v))
-    assert_close(tj.hessian(loss)(X), jax.hessian(lambda v: jnp.sum(jf(v)))(X), 1e-5)
-    assert_close(tj.jacrev(tj.jacrev(loss))(X), jax.hessian(lambda v: jnp.sum(jf(v)))(X), 1e-5)
+
+    def program(T, f):
+        loss = lambda v: T["np"].sum(f(v))  # noqa: E731
+        jacrev2 = T["jacrev"](T["jacrev"](loss))
+
+        def run(x, v):
+            out, g = {}, f
+            for order in (1, 2, 3):
+                g = T["grad"](g)
+                out[f"order {order}"] = g(x)
+            return {**out, "hessian": T["hessian"](loss)(v), "jacrev(jacrev)": jacrev2(v)}
+
+        return run
+
+    keys = ["order 1", "order 2", "order 3", "hessian", "jacrev(jacrev)"]
+    expected = _compare(program, f, jf, (x, X), dict.fromkeys(keys, 1e-5))
+    assert_close(tj.grad(tj.grad(f))(x), expected["order 2"], 1e-5, "eager order 2")
 
 
 def test_forward_over_reverse_through_a_fwd_that_calls_the_function_is_an_error():
