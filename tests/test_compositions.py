@@ -315,10 +315,12 @@ def p_jit_inside(M, x, y):
     return f(x) * g(x, y), g(y, x)
 
 
-def p_pyctrl(M, x):
-    # Python control flow on values: fine under differentiation outside jit/vmap.
-    y = M.np.sin(x) if float(x.sum()) > 0 else M.np.cos(x)
-    for _ in range(int(x[0] > 0) + 1):
+def p_pyctrl(M, x, ref=None):
+    # Python control flow on values: fine under tracejit's differentiation outside
+    # jit/vmap. JAX (0.10) refuses it, so its oracle decides on the concrete ``ref``.
+    v = x if ref is None else ref
+    y = M.np.sin(x) if float(v.sum()) > 0 else M.np.cos(x)
+    for _ in range(int(v[0] > 0) + 1):
         y = y * x
     return y
 
@@ -362,6 +364,17 @@ class Prog:
     tol: float = 1e-5
     aux: bool = False  # fn returns (main, aux)
     tags: frozenset = field(default_factory=frozenset)
+
+    def args(self) -> tuple:
+        return self.make(np.random.default_rng(zlib.crc32(self.name.encode())))
+
+    def for_lib(self, M) -> Callable:
+        """The program for library ``M``: JAX's oracle decides Python control flow on
+        the concrete arguments (it cannot look at traced values)."""
+        if M is JX and "pyctrl" in self.tags:
+            ref = self.args()
+            return lambda M, *a: self.fn(M, *a, ref=ref[0])
+        return self.fn
 
 
 def _r(shape, low=-2.0, high=2.0, dtype=F32):
@@ -451,7 +464,7 @@ def scalar_fn(M, prog, aux=False):
     """The program reduced to a scalar loss (with its aux when ``aux``)."""
 
     def F(*args):
-        out = prog.fn(M, *args)
+        out = prog.for_lib(M)(M, *args)
         if prog.aux:
             main, a = out
             return (loss(M, main), a) if aux else loss(M, main)
@@ -474,6 +487,8 @@ class Data:
     def __init__(self, prog: Prog):
         rng = np.random.default_rng(zlib.crc32(prog.name.encode()))
         self.args = prog.make(rng)
+        assert all(np.array_equal(a, b) for a, b in zip(tree_leaves(self.args),
+                                                         tree_leaves(prog.args())))
         self.d0 = prog.diff[0]
         self.x = self.args[self.d0]
         self.bargs = self._stack([prog.make(rng) for _ in range(B)])
@@ -488,7 +503,7 @@ class Data:
                      else np.zeros(np.shape(a), jax.dtypes.float0), a)
             for a in self.args
         )
-        out = prog.fn(JX, *tree_map(jnp.asarray, self.args))
+        out = prog.for_lib(JX)(JX, *tree_map(jnp.asarray, self.args))
         main = out[0] if prog.aux else out
         self.raw_ct = tree_map(
             lambda o: rand(rng, o.shape, o.dtype) if is_float(o)
@@ -508,7 +523,7 @@ class Data:
 
 
 def c_forward(M, prog, D):
-    return prog.fn(M, *tree_map(M.np.asarray, D.args))
+    return prog.for_lib(M)(M, *tree_map(M.np.asarray, D.args))
 
 
 def c_grad(M, prog, D):
@@ -656,32 +671,32 @@ def c_jit_maml(M, prog, D):
 
 
 def c_jvp_raw(M, prog, D):
-    return M.jvp(lambda *a: prog.fn(M, *a), D.args, D.raw_t, has_aux=prog.aux)
+    return M.jvp(lambda *a: prog.for_lib(M)(M, *a), D.args, D.raw_t, has_aux=prog.aux)
 
 
 def c_vjp_raw(M, prog, D):
-    out = M.vjp(lambda *a: prog.fn(M, *a), *D.args, has_aux=prog.aux)
+    out = M.vjp(lambda *a: prog.for_lib(M)(M, *a), *D.args, has_aux=prog.aux)
     return out[0], out[1](D.raw_ct), out[2:]
 
 
 def c_vmap_raw(M, prog, D):
-    return M.vmap(lambda *a: prog.fn(M, *a))(*D.bargs)
+    return M.vmap(lambda *a: prog.for_lib(M)(M, *a))(*D.bargs)
 
 
 def c_vmap_raw_unmapped(M, prog, D):
     n = len(D.args)
-    return M.vmap(lambda *a: prog.fn(M, *a), in_axes=only(n, D.d0))(
+    return M.vmap(lambda *a: prog.for_lib(M)(M, *a), in_axes=only(n, D.d0))(
         *with_arg(D.args, D.d0, D.bargs[D.d0])
     )
 
 
 def c_vmap_jvp(M, prog, D):
-    f = lambda *a: prog.fn(M, *a)
+    f = lambda *a: prog.for_lib(M)(M, *a)
     return M.vmap(lambda t: M.jvp(f, D.args, with_arg(D.raw_t, D.d0, t), has_aux=prog.aux))(D.T)
 
 
 def c_linearize_raw_vmap(M, prog, D):
-    f = lambda *a: prog.fn(M, *a)
+    f = lambda *a: prog.for_lib(M)(M, *a)
     n = len(D.args)
     y, lin = M.linearize(lambda x: f(*with_arg(D.args, D.d0, x)), D.x)
     return y, M.vmap(lin)(D.T)
@@ -689,17 +704,17 @@ def c_linearize_raw_vmap(M, prog, D):
 
 def c_jvp_vmap(M, prog, D):
     n = len(D.args)
-    f = M.vmap(lambda *a: prog.fn(M, *a), in_axes=only(n, D.d0))
+    f = M.vmap(lambda *a: prog.for_lib(M)(M, *a), in_axes=only(n, D.d0))
     bt = tree_map(lambda a: np.stack([a] * B), D.t)
     return M.jvp(lambda x: f(*with_arg(D.args, D.d0, x)), (D.bargs[D.d0],), (bt,))
 
 
 def c_jacfwd_raw(M, prog, D):
-    return M.jacfwd(lambda *a: prog.fn(M, *a), argnums=prog.diff, has_aux=prog.aux)(*D.args)
+    return M.jacfwd(lambda *a: prog.for_lib(M)(M, *a), argnums=prog.diff, has_aux=prog.aux)(*D.args)
 
 
 def c_jacrev_raw_chunked(M, prog, D):
-    f = lambda *a: prog.fn(M, *a)
+    f = lambda *a: prog.for_lib(M)(M, *a)
     return M.jacrev_chunked(f, chunk_size=2, argnums=prog.diff, has_aux=prog.aux)(*D.args)
 
 
