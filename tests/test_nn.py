@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 from checks import (
     assert_close,
+    check_derivatives,
     check_forward,
-    check_grad_fd,
-    check_jvp,
+    check_forward_all,
+    check_grad_fd_args,
     check_vjp,
     check_vmap,
+    check_vmap_all,
     rand,
 )
 
@@ -57,15 +59,34 @@ ACTIVATIONS = [
 ACT_IDS = [a[0] for a in ACTIVATIONS]
 
 
-@pytest.mark.parametrize("name, tj_f, jax_f", ACTIVATIONS, ids=ACT_IDS)
-def test_activation(name, tj_f, jax_f):
-    rng = np.random.default_rng(0)
-    x = rand(rng, (3, 5), low=-4, high=4)
-    check_forward(tj_f, jax_f, [x])
-    check_jvp(tj_f, jax_f, [x])
-    check_vjp(tj_f, jax_f, [x])
-    if name.startswith(("soft", "log_soft", "logsumexp", "relu")):  # axis-aware or selects
-        check_vmap(tj_f, jax_f, [rand(rng, (3, 4, 5), low=-4, high=4)], in_axes=1)
+# Every activation in one compiled program per side (forward; jvp and vjp; vmap), and
+# each eagerly (forward): a few XLA compiles instead of dozens per activation.
+ACT_X = rand(np.random.default_rng(0), (3, 5), low=-4, high=4)
+
+
+def _activations(which, names=ACT_IDS):
+    fns = {a[0]: a[which] for a in ACTIVATIONS if a[0] in names}
+    return lambda xs: {k: f(xs[k]) for k, f in fns.items()}
+
+
+def test_activation_forward():
+    check_forward_all({name: (tj_f, jax_f, [ACT_X]) for name, tj_f, jax_f in ACTIVATIONS})
+
+
+def test_activation_derivatives():
+    xs = {name: ACT_X for name in ACT_IDS}
+    check_derivatives(_activations(1), _activations(2), [xs])
+
+
+def test_activation_vmap():
+    xb = rand(np.random.default_rng(1), (3, 4, 5), low=-4, high=4)
+    check_vmap_all(
+        {
+            name: (tj_f, jax_f, [xb], 1)
+            for name, tj_f, jax_f in ACTIVATIONS
+            if name.startswith(("soft", "log_soft", "logsumexp", "relu"))  # axis-aware or selects
+        }
+    )
 
 
 EXTREME = [a for a in ACTIVATIONS if a[0] in (
@@ -73,13 +94,10 @@ EXTREME = [a for a in ACTIVATIONS if a[0] in (
     "logsumexp", "logsumexp_axis")]  # fmt: skip
 
 
-@pytest.mark.parametrize("name, tj_f, jax_f", EXTREME, ids=[a[0] for a in EXTREME])
-def test_activation_extreme_inputs_stay_finite(name, tj_f, jax_f):
-    """Logits of ±1e4: values and gradients are finite and equal JAX's."""
+def test_activation_extreme_inputs_stay_finite():
+    """Logits of ±1e4: values (eager and jit) and gradients (jit) are finite and equal
+    JAX's; every activation in one compiled program per side."""
     x = np.array([[1e4, -1e4, 0.5, 3.0, -2.0], [-1e4, -1e4, 1e4, 1e4, 0.0]], np.float32)
-    out = tj_f(x)
-    assert_close(out, jax_f(x), 1e-5)
-    assert np.all(np.isfinite(np.asarray(out)))
 
     def loss(f, np_):
         def weighted(x):
@@ -88,15 +106,24 @@ def test_activation_extreme_inputs_stay_finite(name, tj_f, jax_f):
 
         return weighted
 
-    g = tj.grad(loss(tj_f, tnp))(x)
-    assert_close(g, jax.grad(loss(jax_f, jnp))(x), 1e-5)
-    assert np.all(np.isfinite(np.asarray(g)))
+    def program(which, grad, np_):
+        return lambda x: {a[0]: (a[which](x), grad(loss(a[which], np_))(x)) for a in EXTREME}
+
+    expected = jax.jit(program(2, jax.grad, jnp))(x)
+    got = tj.jit(program(1, tj.grad, tnp))(x)
+    for name, tj_f, _ in EXTREME:
+        out = tj_f(x)
+        assert_close(out, expected[name][0], 1e-5, f"{name} eager")
+        assert_close(got[name], expected[name], 1e-5, f"{name} jit (value, grad)")
+        assert np.all(np.isfinite(np.asarray(out))), name
+        assert np.all(np.isfinite(np.asarray(got[name][1]))), name
 
 
 def test_activation_dtypes_and_ints():
     x = rand(np.random.default_rng(1), (4,), jnp.bfloat16)
-    for _, tj_f, jax_f in ACTIVATIONS[:8]:
-        assert_close(tj_f(x), jax_f(x), 5e-2)
+    expected = jax.jit(lambda x: [jax_f(x) for _, _, jax_f in ACTIVATIONS[:8]])(x)
+    for (name, tj_f, _), e in zip(ACTIVATIONS[:8], expected):
+        assert_close(tj_f(x), e, 5e-2, name)
     i = np.array([-3, 0, 2], np.int32)
     assert_close(nn.relu(i), jax.nn.relu(i))
     assert_close(nn.sigmoid(i), jax.nn.sigmoid(i.astype(np.float32)))  # ints promote
@@ -114,17 +141,25 @@ def test_logsumexp_infinities():
 
 def test_activation_grad_matches_finite_differences():
     x = rand(np.random.default_rng(2), (2, 3))
-    check_grad_fd(lambda v: tnp.sum(nn.log_softmax(v) * v), x)
-    check_grad_fd(lambda v: tnp.sum(nn.gelu(v) + nn.softplus(v) + nn.silu(v)), x)
+    check_grad_fd_args(
+        lambda v, w: (
+            tnp.sum(nn.log_softmax(v) * v) + tnp.sum(nn.gelu(w) + nn.softplus(w) + nn.silu(w))
+        ),
+        [x, x],
+    )
 
 
-@pytest.mark.parametrize("axis, dtype", [(-1, np.float32), (0, np.int32), (1, jnp.bfloat16)])
-def test_one_hot(axis, dtype):
+def test_one_hot():
     labels = np.array([[0, 2, 5], [-1, 1, 4]], np.int32)  # 5 and -1 are out of range
-    check_forward(
-        lambda y: nn.one_hot(y, 5, dtype, axis),
-        lambda y: jax.nn.one_hot(y, 5, dtype=dtype, axis=axis),
-        [labels],
+    check_forward_all(
+        {
+            f"{axis}-{np.dtype(dtype).name}": (
+                lambda y, axis=axis, dtype=dtype: nn.one_hot(y, 5, dtype, axis),
+                lambda y, axis=axis, dtype=dtype: jax.nn.one_hot(y, 5, dtype=dtype, axis=axis),
+                [labels],
+            )
+            for axis, dtype in [(-1, np.float32), (0, np.int32), (1, jnp.bfloat16)]
+        }
     )
 
 
@@ -149,12 +184,20 @@ def test_cross_entropy(shape, scale):
     labels = rng.integers(0, shape[-1], shape[:-1]).astype(np.int32)
     soft = np.asarray(jax.nn.softmax(rand(rng, shape), axis=-1))
     tol = 1e-5 * max(scale, 1.0)
-    check_forward(nn.cross_entropy, _jax_xent, [logits, labels], tol=tol)
-    for y in (labels, np.asarray(jax.nn.one_hot(labels, shape[-1])), soft):
-        assert_close(nn.cross_entropy(logits, y), _jax_xent(logits, y), tol)
-        g = tj.grad(nn.cross_entropy)(logits, y)
-        assert np.all(np.isfinite(np.asarray(g)))
-        assert_close(g, jax.grad(_jax_xent)(logits, y), 1e-5)
+    # Integer, one-hot and soft labels: value and gradient in one compiled program per
+    # side; the values eagerly too.
+    ys = {"int": labels, "one_hot": np.asarray(jax.nn.one_hot(labels, shape[-1])), "soft": soft}
+
+    def program(ce, grad):
+        return lambda lg, ys: {k: (ce(lg, y), grad(ce)(lg, y)) for k, y in ys.items()}
+
+    expected = jax.jit(program(_jax_xent, jax.grad))(logits, ys)
+    got = tj.jit(program(nn.cross_entropy, tj.grad))(logits, ys)
+    for k, y in ys.items():
+        assert_close(nn.cross_entropy(logits, y), expected[k][0], tol, f"{k} eager")
+        assert_close(got[k][0], expected[k][0], tol, f"{k} jit")
+        assert np.all(np.isfinite(np.asarray(got[k][1]))), k
+        assert_close(got[k][1], expected[k][1], 1e-5, f"{k} grad")
 
 
 def test_cross_entropy_masked_logits():
@@ -166,7 +209,7 @@ def test_cross_entropy_masked_logits():
 def test_cross_entropy_under_vmap_and_jit():
     rng = np.random.default_rng(4)
     logits, labels = rand(rng, (3, 4, 6)), rng.integers(0, 6, (3, 4)).astype(np.int32)
-    check_vmap(nn.cross_entropy, _jax_xent, [logits, labels])
+    check_vmap(nn.cross_entropy, _jax_xent, [logits, labels], eager=False)
 
 
 def test_mse():
@@ -174,7 +217,7 @@ def test_mse():
     p, t = rand(rng, (4, 3)), rand(rng, (4, 3))
     ref = lambda p, t: jnp.mean((p - t) ** 2)  # noqa: E731
     check_forward(nn.mse, ref, [p, t])
-    check_vjp(nn.mse, ref, [p, t])
+    check_vjp(nn.mse, ref, [p, t], compiled=True)
     assert_close(nn.mse(p, 1.0), ref(p, 1.0))
 
 
@@ -190,7 +233,6 @@ INITS = [
 ]
 
 
-@pytest.mark.parametrize("name", INITS)
 @pytest.mark.parametrize(
     "shape, axes",
     [
@@ -200,13 +242,18 @@ INITS = [
     ],
     ids=["dense", "oihw", "multi_axis"],
 )
-def test_initializer_equals_jax(name, shape, axes):
+def test_initializer_equals_jax(shape, axes):
+    """Same key, same weights: every initializer in one compiled program per side, and
+    eagerly on the dense shape."""
     key, jkey = tj.random.key(5), jax.random.PRNGKey(5)
-    got = getattr(nn, name)(key, shape, **axes)
-    expected = getattr(jax.nn.initializers, name)(**axes)(jkey, shape)
-    assert_close(got, expected, 1e-6)
+    expected = jax.jit(
+        lambda k: {n: getattr(jax.nn.initializers, n)(**axes)(k, shape) for n in INITS}
+    )(jkey)
+    got = tj.jit(lambda k: {n: getattr(nn, n)(k, shape, **axes) for n in INITS})(key)
+    assert_close(got, expected, 1e-6, "jit")
     if not axes:
-        assert_close(tj.jit(lambda k: getattr(nn, name)(k, shape))(key), expected, 1e-6)
+        for n in INITS:
+            assert_close(getattr(nn, n)(key, shape), expected[n], 1e-6, f"{n} eager")
 
 
 @pytest.mark.parametrize(
@@ -245,50 +292,64 @@ def test_dense_and_mlp_match_jax():
     p = dense.init(tj.random.key(0))
     assert p["w"].shape == (3, 4) and p["b"].shape == (4,) and not np.any(np.asarray(p["b"]))
     x = rand(rng, (5, 3))
-    check_forward(dense, lambda p, x: x @ p["w"] + p["b"], [p, x])
     mlp = nn.MLP([3, 8, 2], activation=nn.tanh)
     params = mlp.init(tj.random.key(1))
     assert isinstance(params, list) and len(params) == 2
     ref = lambda p, x: _mlp_jax(p, x, jnp.tanh)  # noqa: E731
-    check_forward(mlp, ref, [params, x])
-    check_vjp(mlp, ref, [params, x])
+    check_forward_all(
+        {
+            "dense": (dense, lambda p, x: x @ p["w"] + p["b"], [p, x]),
+            "mlp": (mlp, ref, [params, x]),
+        }
+    )
+    check_vjp(mlp, ref, [params, x], compiled=True)
     # Per-example gradients: vmap of grad over the batch, params shared.
     loss = lambda f: lambda p, x: (f(p, x) ** 2).sum()  # noqa: E731
-    expected = jax.vmap(jax.grad(loss(ref)), (None, 0))(params, x)
+    expected = jax.jit(jax.vmap(jax.grad(loss(ref)), (None, 0)))(params, x)
     assert_close(tj.jit(tj.vmap(tj.grad(loss(mlp)), (None, 0)))(params, x), expected, 1e-5)
 
 
 def test_mlp_ensemble_init_under_vmap():
     mlp = nn.MLP([2, 4, 1])
     keys = tj.random.split(tj.random.key(0), 3)
-    stacked = tj.vmap(mlp.init)(keys)
+    stacked = tj.jit(tj.vmap(mlp.init))(keys)
     init = tj.jit(mlp.init)
     for i in range(3):
         member = jax.tree_util.tree_map(lambda a, i=i: a[i], stacked)
         assert_close(member, init(keys[i]), 1e-6)
 
 
-@pytest.mark.parametrize(
-    "stride, padding", [(1, "SAME"), (2, "VALID"), ((2, 1), 1), (1, ((1, 0), (0, 2)))]
-)
-def test_conv2d_matches_jax(stride, padding):
+CONV2D = [(1, "SAME"), (2, "VALID"), ((2, 1), 1), (1, ((1, 0), (0, 2)))]
+
+
+def test_conv2d_matches_jax():
+    """Every stride/padding form, batched (NCHW) and not (CHW), in one compiled program
+    per side and eagerly; vjp and vmap (compiled) of the SAME one."""
     rng = np.random.default_rng(7)
-    conv = nn.Conv2d(3, 4, (3, 2), stride=stride, padding=padding)
-    p = conv.init(tj.random.key(0))
-    assert p["w"].shape == (4, 3, 3, 2) and p["b"].shape == (4,)
-    strides = (stride,) * 2 if isinstance(stride, int) else stride
-    pads = ((padding,) * 2,) * 2 if isinstance(padding, int) else padding
-
-    def ref(p, x):
-        y = jax.lax.conv_general_dilated(x, p["w"], strides, pads)
-        return y + p["b"][:, None, None]
-
     x = rand(rng, (2, 3, 7, 6))
-    check_forward(conv, ref, [p, x], tol=1e-4)
-    assert_close(conv(p, x[0]), ref(p, x[:1])[0], 1e-4)
-    if padding == "SAME":  # the conv rules themselves are covered in test_conv.py
-        check_vjp(conv, ref, [p, x], tol=1e-4)
-        check_vmap(conv, ref, [p, x[:, None]], in_axes=(None, 0), tol=1e-4)
+    cases = {}
+    for stride, padding in CONV2D:
+        conv = nn.Conv2d(3, 4, (3, 2), stride=stride, padding=padding)
+        p = conv.init(tj.random.key(0))
+        assert p["w"].shape == (4, 3, 3, 2) and p["b"].shape == (4,)
+        strides = (stride,) * 2 if isinstance(stride, int) else stride
+        pads = ((padding,) * 2,) * 2 if isinstance(padding, int) else padding
+
+        def ref(p, x, strides=strides, pads=pads):
+            y = jax.lax.conv_general_dilated(x, p["w"], strides, pads)
+            return y + p["b"][:, None, None]
+
+        cases[f"{stride}-{padding}"] = (conv, ref, [p, x])
+        cases[f"{stride}-{padding} CHW"] = (
+            conv,
+            lambda p, x, ref=ref: ref(p, x[None])[0],
+            [p, x[0]],
+        )
+    check_forward_all(cases, tol=1e-4)
+    # The conv rules themselves are covered in test_conv.py.
+    conv, ref, (p, _) = cases["1-SAME"]
+    check_vjp(conv, ref, [p, x], tol=1e-4, compiled=True)
+    check_vmap(conv, ref, [p, x[:, None]], in_axes=(None, 0), tol=1e-4, eager=False)
 
 
 def test_conv2d_init_is_lecun_over_receptive_field():
@@ -310,7 +371,7 @@ def test_layer_norm_matches_jax():
 
     x = rand(rng, (2, 3, 6))
     check_forward(ln, ref, [p, x])
-    check_vjp(ln, ref, [p, x], tol=1e-4)
+    check_vjp(ln, ref, [p, x], tol=1e-4, compiled=True)
 
 
 def test_layers_are_immutable_and_hashable():
@@ -355,14 +416,20 @@ def test_pooling_matches_reduce_window(window, strides, padding):
     def ref_avg(x):
         return jax.lax.reduce_window(x, 0.0, jax.lax.add, *args(x)) / np.prod(win)
 
-    for tj_f, ref in (
-        (lambda x: nn.max_pool(x, window, strides, padding), ref_max),
-        (lambda x: nn.avg_pool(x, window, strides, padding), ref_avg),
-    ):
-        check_forward(tj_f, ref, [x])
-        check_vjp(tj_f, ref, [x])
-        if isinstance(window, int):
-            check_vmap(tj_f, ref, [x], in_axes=1)
+    pools = {
+        "max_pool": (lambda x: nn.max_pool(x, window, strides, padding), ref_max),
+        "avg_pool": (lambda x: nn.avg_pool(x, window, strides, padding), ref_avg),
+    }
+    # Both pools in one compiled program per side (forward, vjp, vmap).
+    check_forward_all({k: (f, ref, [x]) for k, (f, ref) in pools.items()})
+    check_vjp(
+        lambda x: {k: f(x) for k, (f, _) in pools.items()},
+        lambda x: {k: ref(x) for k, (_, ref) in pools.items()},
+        [x],
+        compiled=True,
+    )
+    if isinstance(window, int):
+        check_vmap_all({k: (f, ref, [x], 1) for k, (f, ref) in pools.items()})
 
 
 def test_pooling_errors():
