@@ -23,12 +23,15 @@ KNOWN_ANSWERS = [
 ]
 
 
+_THREEFRY_JIT = tj.jit(tr.threefry2x32)  # shared: one compile for every known answer
+
+
 @pytest.mark.parametrize("key, counter, expected", KNOWN_ANSWERS)
 def test_threefry_known_answers(key, counter, expected):
     key, counter = np.array(key, np.uint32), np.array(counter, np.uint32)
     want = np.array(expected, np.uint32)
     np.testing.assert_array_equal(tr.threefry2x32(key, counter), want)
-    np.testing.assert_array_equal(tj.jit(tr.threefry2x32)(key, counter), want)
+    np.testing.assert_array_equal(_THREEFRY_JIT(key, counter), want)
 
 
 def test_threefry_matches_jax_block_function():
@@ -60,19 +63,29 @@ def test_key_from_traced_seeds():
     np.testing.assert_array_equal(tj.jit(tr.key)(np.int32(7)), jax.random.PRNGKey(7))
 
 
-def test_split_fold_in_bits_match_jax():
-    k, jk = tr.key(123), jax.random.PRNGKey(123)
-    np.testing.assert_array_equal(tr.split(k), jax.random.split(jk))
-    np.testing.assert_array_equal(tr.split(k, 5), jax.random.split(jk, 5))
-    np.testing.assert_array_equal(tr.split(k, (2, 3)), jax.random.split(jk, (2, 3)))
-    np.testing.assert_array_equal(tr.fold_in(k, 17), jax.random.fold_in(jk, 17))
-    np.testing.assert_array_equal(tr.fold_in(k, np.int32(-4)), jax.random.fold_in(jk, np.int32(-4)))
-    # fold_in(key, i) is split(key, n)[i]: one counter space.
-    np.testing.assert_array_equal(tr.fold_in(k, 3), tr.split(k, 5)[3])
+def _key_ops(m, k):
+    out = {
+        "split": m.split(k),
+        "split5": m.split(k, 5),
+        "split2x3": m.split(k, (2, 3)),
+        "fold_in": m.fold_in(k, 17),
+        "fold_in_int32": m.fold_in(k, np.int32(-4)),
+    }
     for dtype, shape in ((np.uint8, (5,)), (np.uint16, (2, 3, 4)), (np.uint32, ())):
-        got = tr.bits(k, shape, dtype)
-        np.testing.assert_array_equal(got, jax.random.bits(jk, shape, dtype))
-        assert got.dtype == dtype
+        out[f"bits_{np.dtype(dtype).name}"] = m.bits(k, shape, dtype)
+    return out
+
+
+def test_split_fold_in_bits_match_jax():
+    """Eagerly against jax.random (computed in one compiled program)."""
+    k, jk = tr.key(123), jax.random.PRNGKey(123)
+    expected = jax.jit(lambda k: _key_ops(jax.random, k))(jk)
+    got = _key_ops(tr, k)
+    assert_close(got, expected)
+    for name in ("bits_uint8", "bits_uint16", "bits_uint32"):
+        assert got[name].dtype == expected[name].dtype
+    # fold_in(key, i) is split(key, n)[i]: one counter space.
+    np.testing.assert_array_equal(tr.fold_in(k, 3), got["split5"][3])
 
 
 def test_bits_uint64_under_x64():
@@ -130,13 +143,19 @@ def _float_tol(x):
     return 1e-5 if np.issubdtype(np.asarray(x).dtype, np.floating) else None
 
 
-@pytest.mark.parametrize("name, sample", SAMPLERS, ids=SAMPLER_IDS)
-def test_samplers_equal_jax_random(name, sample):
-    """Same key, same numbers as jax.random (bit-exact for integers and bools)."""
-    expected = sample(jax.random, jax.random.PRNGKey(11))
-    got = sample(tr, tr.key(11))
-    tol = 2e-2 if "bf16" in name or "f16" in name else _float_tol(expected)
-    assert_close(got, expected, tol, name)
+def test_samplers_equal_jax_random():
+    """Same key, same numbers as jax.random (bit-exact for integers and bools): every
+    sampler in one compiled program per side (jax.random's and tracejit's), and one
+    sampler per construction (FAMILIES, below) eagerly too."""
+    expected = jax.jit(lambda k: {n: sample(jax.random, k) for n, sample in SAMPLERS})(
+        jax.random.PRNGKey(11)
+    )
+    jitted = tj.jit(lambda k: {n: sample(tr, k) for n, sample in SAMPLERS})(tr.key(11))
+    for name, sample in SAMPLERS:
+        tol = 2e-2 if "bf16" in name or "f16" in name else _float_tol(expected[name])
+        assert_close(jitted[name], expected[name], tol, f"{name} jit")
+        if name in FAMILY_IDS:
+            assert_close(sample(tr, tr.key(11)), expected[name], tol, f"{name} eager")
 
 
 # One sampler per construction (every sampler is compared with jax.random above).
@@ -158,36 +177,49 @@ FAMILIES = [
         "choice_p_no_replace",
     )
 ]
+FAMILY_IDS = [s[0] for s in FAMILIES]
 
 
-@pytest.mark.parametrize("name, sample", FAMILIES, ids=[s[0] for s in FAMILIES])
+@pytest.mark.parametrize("name, sample", FAMILIES, ids=FAMILY_IDS)
 def test_same_numbers_eager_jit_vmap(name, sample):
     keys = tr.split(tr.key(3), 2)
     eager = [sample(tr, keys[i]) for i in range(2)]
     tol = _float_tol(eager[0])
-    assert_close(tj.jit(lambda k: sample(tr, k))(keys[1]), eager[1], tol, f"{name} jit")
-    # A batched key gives each member its own stream ...
-    batched = tj.vmap(lambda k: sample(tr, k))(keys)
+
+    def program(keys):  # jit, and vmap under jit: one compile
+        return {
+            "jit": sample(tr, keys[1]),
+            # A batched key gives each member its own stream ...
+            "batched": tj.vmap(lambda k: sample(tr, k))(keys),
+            # ... and an unbatched key the same stream for every member.
+            "same": tj.vmap(lambda i: sample(tr, keys[0]))(np.arange(2)),
+        }
+
+    got = tj.jit(program)(keys)
+    assert_close(got["jit"], eager[1], tol, f"{name} jit")
     for i in range(2):
-        assert_close(batched[i], eager[i], tol, f"{name} vmap member {i}")
+        assert_close(got["batched"][i], eager[i], tol, f"{name} vmap member {i}")
     if name not in ("randint_empty_range", "bernoulli_array_p"):
-        assert not np.array_equal(np.asarray(batched[0]), np.asarray(batched[1]))
-    # ... and an unbatched key the same stream for every member.
-    same = tj.vmap(lambda i: sample(tr, keys[0]))(np.arange(2))
-    assert_close(same[1], eager[0], tol, f"{name} unbatched key")
+        assert not np.array_equal(np.asarray(got["batched"][0]), np.asarray(got["batched"][1]))
+    assert_close(got["same"][1], eager[0], tol, f"{name} unbatched key")
 
 
 def test_vmap_matches_jax_vmap():
     keys = tr.split(tr.key(9), 4)
     jkeys = jax.random.split(jax.random.PRNGKey(9), 4)
     np.testing.assert_array_equal(keys, jkeys)
-    for f in (
+    fns = (
         lambda m, k: m.normal(k, (3,)),
         lambda m, k: m.permutation(k, 6),
         lambda m, k: m.split(k, 3),
-    ):
-        got = tj.vmap(lambda k, f=f: f(tr, k))(keys)
-        assert_close(got, jax.vmap(lambda k, f=f: f(jax.random, k))(jkeys), 1e-6)
+    )
+    # All three in one compiled program per side; the first eagerly too.
+    expected = jax.jit(lambda ks: [jax.vmap(lambda k, f=f: f(jax.random, k))(ks) for f in fns])(
+        jkeys
+    )
+    got = tj.jit(lambda ks: [tj.vmap(lambda k, f=f: f(tr, k))(ks) for f in fns])(keys)
+    assert_close(got, expected, 1e-6)
+    assert_close(tj.vmap(lambda k: fns[0](tr, k))(keys), expected[0], 1e-6, "eager")
 
 
 def test_fold_in_under_vmap_of_data():
@@ -201,15 +233,25 @@ N = 40_000
 
 
 def test_moments():
-    k1, k2, k3, k4, k5, k6 = tr.split(tr.key(2024), 6)
-    u = np.asarray(tr.uniform(k1, (N,), minval=-1.0, maxval=3.0), np.float64)
+    # All six draws in one compiled program (the eager path is checked above).
+    draws = tj.jit(
+        lambda k1, k2, k3, k4, k5, k6: (
+            tr.uniform(k1, (N,), minval=-1.0, maxval=3.0),
+            tr.normal(k2, (N,)),
+            tr.truncated_normal(k3, -1.0, 2.0, (N,)),
+            tr.bernoulli(k4, 0.3, (N,)),
+            tr.randint(k5, (N,), -3, 5),
+            tr.categorical(k6, L3, shape=(N,)),
+        )
+    )(*tr.split(tr.key(2024), 6))
+    u = np.asarray(draws[0], np.float64)
     assert u.min() >= -1 and u.max() < 3
     assert abs(u.mean() - 1.0) < 5 * np.sqrt(16 / 12 / N)
     assert abs(u.var() - 16 / 12) < 0.03
-    z = np.asarray(tr.normal(k2, (N,)), np.float64)
+    z = np.asarray(draws[1], np.float64)
     assert abs(z.mean()) < 5 / np.sqrt(N) and abs(z.var() - 1) < 0.03
     assert abs(np.mean(z**3)) < 0.06 and abs(np.mean(z**4) - 3) < 0.15
-    t = np.asarray(tr.truncated_normal(k3, -1.0, 2.0, (N,)), np.float64)
+    t = np.asarray(draws[2], np.float64)
     assert t.min() > -1 and t.max() < 2
     # Mean of N(0,1) truncated to (a, b): (phi(a) - phi(b)) / (Phi(b) - Phi(a)).
     from math import erf, exp, pi, sqrt
@@ -217,12 +259,12 @@ def test_moments():
     phi = lambda x: exp(-x * x / 2) / sqrt(2 * pi)  # noqa: E731
     cdf = lambda x: 0.5 * (1 + erf(x / sqrt(2)))  # noqa: E731
     assert abs(t.mean() - (phi(-1) - phi(2)) / (cdf(2) - cdf(-1))) < 0.02
-    b = np.asarray(tr.bernoulli(k4, 0.3, (N,)))
+    b = np.asarray(draws[3])
     assert b.dtype == np.bool_ and abs(b.mean() - 0.3) < 5 * np.sqrt(0.21 / N)
-    r = np.asarray(tr.randint(k5, (N,), -3, 5))
+    r = np.asarray(draws[4])
     assert r.min() == -3 and r.max() == 4
     np.testing.assert_allclose(np.bincount(r + 3) / N, np.full(8, 1 / 8), atol=0.01)
-    c = np.asarray(tr.categorical(k6, L3, shape=(N,)))
+    c = np.asarray(draws[5])
     np.testing.assert_allclose(np.bincount(c, minlength=3) / N, np.exp(L3), atol=0.015)
 
 
