@@ -96,18 +96,29 @@ def test_composes_with_every_transform():
     jf = lambda x: jnp.sum(jnp.sin(x) * jnp.cos(x) * x)
     cf = tj.remat(f)
     xs = rand(rng, (4, 3))
-    assert_close(tj.vmap(tj.grad(cf))(xs), jax.vmap(jax.grad(jf))(xs), 1e-5, "vmap(grad)")
-    vf = lambda xs: tnp.sum(tj.vmap(cf)(xs))
-    assert_close(tj.grad(vf)(xs), jax.grad(lambda xs: jnp.sum(jax.vmap(jf)(xs)))(xs), 1e-5)
-    assert_close(
-        tj.grad(tj.grad(lambda x: cf(x * 1.5)))(np.float32(0.4)),
-        jax.grad(jax.grad(lambda x: jf(x * 1.5)))(np.float32(0.4)),
-        1e-5,
-        "grad2",
-    )
-    assert_close(tj.hessian(cf)(X), jax.hessian(jf)(X), 1e-4, "hessian")
-    assert_close(tj.jacrev(tj.checkpoint(tnp.sin))(X), jax.jacrev(jnp.sin)(X), 1e-6)
-    assert_close(tj.jit(tj.vmap(tj.grad(cf)))(xs), jax.vmap(jax.grad(jf))(xs), 1e-5)
+
+    # Every composition in one compiled program per side; vmap(grad) eagerly too.
+    def program(T, cf, ckpt, np_, sin):
+        return lambda xs, s, x: {
+            "vmap(grad)": T.vmap(T.grad(cf))(xs),
+            "grad(vmap)": T.grad(lambda xs: np_.sum(T.vmap(cf)(xs)))(xs),
+            "grad2": T.grad(T.grad(lambda x: cf(x * 1.5)))(s),
+            "hessian": T.hessian(cf)(x),
+            "jacrev": T.jacrev(ckpt(sin))(x),
+        }
+
+    args = (xs, np.float32(0.4), X)
+    expected = jax.jit(program(jax, jf, lambda g: g, jnp, jnp.sin))(*args)
+    got = tj.jit(program(tj, cf, tj.checkpoint, tnp, tnp.sin))(*args)
+    for k, tol in {
+        "vmap(grad)": 1e-5,
+        "grad(vmap)": 1e-5,
+        "grad2": 1e-5,
+        "hessian": 1e-4,
+        "jacrev": 1e-6,
+    }.items():
+        assert_close(got[k], expected[k], tol, k)
+    assert_close(tj.vmap(tj.grad(cf))(xs), expected["vmap(grad)"], 1e-5, "eager vmap(grad)")
 
 
 def test_nested_checkpoints_and_closures():

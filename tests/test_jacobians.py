@@ -51,43 +51,72 @@ IDS = [s[0] for s in SPECS]
 @pytest.mark.parametrize("mode", ["fwd", "rev"])
 @pytest.mark.parametrize("name, f, jf, args", SPECS, ids=IDS)
 def test_jacobian_matches_jax(mode, name, f, jf, args):
+    """argnums=0 and every argument: both under jit (one compiled program per side),
+    the latter eagerly too."""
     tj_jac, jax_jac = (tj.jacfwd, jax.jacfwd) if mode == "fwd" else (tj.jacrev, jax.jacrev)
-    for argnums in [0, tuple(range(len(args)))]:
-        expected = jax_jac(jf, argnums)(*args)
-        actual = tj_jac(f, argnums)(*args)
-        _same_structure(actual, expected)
-        assert_close(actual, expected, 1e-5, f"{mode} {argnums}")
-    assert_close(tj.jit(tj_jac(f, argnums))(*args), expected, 1e-5, f"jit {mode}")
+    argnums_list = [0, tuple(range(len(args)))]
+
+    def program(jac, fun):
+        return lambda *a: [jac(fun, argnums)(*a) for argnums in argnums_list]
+
+    expected = jax.jit(program(jax_jac, jf))(*args)
+    jitted = tj.jit(program(tj_jac, f))(*args)
+    for argnums, got, e in zip(argnums_list, jitted, expected):
+        _same_structure(got, e)
+        assert_close(got, e, 1e-5, f"jit {mode} {argnums}")
+    argnums = argnums_list[-1]
+    actual = tj_jac(f, argnums)(*args)
+    _same_structure(actual, expected[-1])
+    assert_close(actual, expected[-1], 1e-5, f"eager {mode} {argnums}")
     validate(tj_jac(f, argnums), *args)
 
 
 @pytest.mark.parametrize("argnums", [1, (1, 0), (0,)])
 def test_argnums_layout(argnums):
     f, jf, args = SPECS[-1][1:]
-    for tj_jac, jax_jac in [(tj.jacfwd, jax.jacfwd), (tj.jacrev, jax.jacrev)]:
-        expected = jax_jac(jf, argnums)(*args)
-        actual = tj_jac(f, argnums)(*args)
-        _same_structure(actual, expected)
-        assert_close(actual, expected, 1e-5)
+
+    def program(jacfwd, jacrev, fun):  # both modes in one compiled program per side
+        return lambda *a: (jacfwd(fun, argnums)(*a), jacrev(fun, argnums)(*a))
+
+    expected = jax.jit(program(jax.jacfwd, jax.jacrev, jf))(*args)
+    actual = tj.jit(program(tj.jacfwd, tj.jacrev, f))(*args)
+    for mode, got, e in zip(("jacfwd", "jacrev"), actual, expected):
+        _same_structure(got, e)
+        assert_close(got, e, 1e-5, mode)
 
 
 def test_has_aux():
     f = lambda x: (tnp.sin(x) * x, {"n": tnp.sum(x)})
     jf = lambda x: (jnp.sin(x) * x, {"n": jnp.sum(x)})
-    for tj_jac, jax_jac in [(tj.jacfwd, jax.jacfwd), (tj.jacrev, jax.jacrev)]:
-        assert_close(tj_jac(f, has_aux=True)(X), jax_jac(jf, has_aux=True)(X), 1e-5)
     g = lambda x: (tnp.sum(tnp.sin(x) ** 2), x * 3.0)
     jg = lambda x: (jnp.sum(jnp.sin(x) ** 2), x * 3.0)
-    assert_close(tj.hessian(g, has_aux=True)(X), jax.hessian(jg, has_aux=True)(X), 1e-5)
+
+    def program(jacfwd, jacrev, hessian, f, g):  # one compiled program per side
+        return lambda x: {
+            "jacfwd": jacfwd(f, has_aux=True)(x),
+            "jacrev": jacrev(f, has_aux=True)(x),
+            "hessian": hessian(g, has_aux=True)(x),
+        }
+
+    expected = jax.jit(program(jax.jacfwd, jax.jacrev, jax.hessian, jf, jg))(X)
+    assert_close(tj.jit(program(tj.jacfwd, tj.jacrev, tj.hessian, f, g))(X), expected, 1e-5)
+    assert_close(tj.jacrev(f, has_aux=True)(X), expected["jacrev"], 1e-5, "eager jacrev")
 
 
-@pytest.mark.parametrize("chunk_size", [1, 2, 3, 4, 100])
-def test_jacrev_chunk_size_gives_identical_results(chunk_size):
+CHUNK_SIZES = [1, 2, 3, 4, 100]
+
+
+def test_jacrev_chunk_size_gives_identical_results():
+    """Eagerly bit-identical to the unchunked Jacobian for chunks of one, a remainder
+    and more than the output size; every chunk size under jit (one program)."""
     f = lambda x, w: {"y": tnp.tanh(w @ x), "z": tnp.sum(x * x)}
     full = tj.jacrev(f, (0, 1))(X, W)
-    chunked = tj.jacrev(f, (0, 1), chunk_size=chunk_size)(X, W)
-    assert_close(chunked, full, 0.0)
-    assert_close(tj.jit(tj.jacrev(f, (0, 1), chunk_size=chunk_size))(X, W), full, 1e-6)
+    for chunk_size in (1, 2, 100):
+        chunked = tj.jacrev(f, (0, 1), chunk_size=chunk_size)(X, W)
+        assert_close(chunked, full, 0.0, f"chunk_size={chunk_size}")
+    jitted = tj.jit(lambda x, w: [tj.jacrev(f, (0, 1), chunk_size=c)(x, w) for c in CHUNK_SIZES])
+    for chunk_size, got in zip(CHUNK_SIZES, jitted(X, W)):
+        assert_close(got, full, 1e-6, f"jit chunk_size={chunk_size}")
 
 
 def _h(x, y):
@@ -101,11 +130,18 @@ def _jh(x, y):
 @pytest.mark.parametrize("argnums", [0, 1, (0, 1)])
 def test_hessian_and_jacfwd_of_jacrev(argnums):
     Y = rand(rng, (3,))
-    expected = jax.hessian(_jh, argnums)(X, Y)
-    assert_close(tj.hessian(_h, argnums)(X, Y), expected, 1e-4)
-    assert_close(tj.jacfwd(tj.jacrev(_h, argnums), argnums)(X, Y), expected, 1e-4)
-    assert_close(tj.jacrev(tj.jacrev(_h, argnums), argnums)(X, Y), expected, 1e-4)
-    assert_close(tj.jit(tj.hessian(_h, argnums))(X, Y), expected, 1e-4)
+    expected = jax.jit(jax.hessian(_jh, argnums))(X, Y)
+    assert_close(tj.hessian(_h, argnums)(X, Y), expected, 1e-4, "eager hessian")
+    # The compositions in one compiled program.
+    got = tj.jit(
+        lambda x, y: {
+            "hessian": tj.hessian(_h, argnums)(x, y),
+            "jacfwd(jacrev)": tj.jacfwd(tj.jacrev(_h, argnums), argnums)(x, y),
+            "jacrev(jacrev)": tj.jacrev(tj.jacrev(_h, argnums), argnums)(x, y),
+        }
+    )(X, Y)
+    for k, v in got.items():
+        assert_close(v, expected, 1e-4, k)
 
 
 def test_hvp_by_jvp_of_grad():
@@ -121,8 +157,12 @@ def test_vmap_of_jacobians():
     xs = rand(rng, (5, 3))
     f = lambda x: tnp.tanh(W @ x)
     jf = lambda x: jnp.tanh(W @ x)
-    assert_close(tj.vmap(tj.jacrev(f))(xs), jax.vmap(jax.jacrev(jf))(xs), 1e-5)
-    assert_close(tj.vmap(tj.jacfwd(f))(xs), jax.vmap(jax.jacfwd(jf))(xs), 1e-5)
+
+    def program(vmap, jacfwd, jacrev, f):  # one compiled program per side
+        return lambda xs: {"jacrev": vmap(jacrev(f))(xs), "jacfwd": vmap(jacfwd(f))(xs)}
+
+    expected = jax.jit(program(jax.vmap, jax.jacfwd, jax.jacrev, jf))(xs)
+    assert_close(tj.jit(program(tj.vmap, tj.jacfwd, tj.jacrev, f))(xs), expected, 1e-5)
 
 
 @pytest.mark.parametrize("jac", [tj.jacfwd, tj.jacrev], ids=["jacfwd", "jacrev"])
@@ -181,10 +221,13 @@ def test_seed_jacobian_rows_by_vjp_equal_jacrev():
 
 def test_seed_jacobian_with_respect_to_weight_and_bias():
     weight, bias, x = rand(rng, (4, 3)), rand(rng, (4,)), rand(rng, (3,))
-    for tj_jac, jax_jac in [(tj.jacfwd, jax.jacfwd), (tj.jacrev, jax.jacrev)]:
+    expected = jax.jit(
+        lambda *a: [jac(jpredict, argnums=(0, 1))(*a) for jac in (jax.jacfwd, jax.jacrev)]
+    )(weight, bias, x)
+    for tj_jac, e in zip((tj.jacfwd, tj.jacrev), expected):
         actual = tj_jac(predict, argnums=(0, 1))(weight, bias, x)
         assert actual[0].shape == (4, 4, 3) and actual[1].shape == (4, 4)
-        assert_close(actual, jax_jac(jpredict, argnums=(0, 1))(weight, bias, x), 1e-5)
+        assert_close(actual, e, 1e-5)
 
 
 # --- errors ----------------------------------------------------------------------------------

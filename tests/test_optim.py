@@ -173,9 +173,10 @@ def test_maml_outer_gradient(name, opt, ref):
         g = jax.grad(_loss(jnp))(p, x_in)
         return _loss(jnp)(_jax_inner(name, p, g), x_out)
 
-    assert_close(maml_tj(params), maml_jax(params), 1e-5)
-    assert_close(tj.grad(maml_tj)(params), jax.grad(maml_jax)(params), 1e-4)
-    assert_close(tj.jit(tj.grad(maml_tj))(params), jax.grad(maml_jax)(params), 1e-4)
+    value, grad = jax.jit(jax.value_and_grad(maml_jax))(params)  # the oracle, compiled once
+    assert_close(maml_tj(params), value, 1e-5)
+    assert_close(tj.grad(maml_tj)(params), grad, 1e-4)
+    assert_close(tj.jit(tj.grad(maml_tj))(params), grad, 1e-4)
 
 
 def test_learning_rate_schedule():

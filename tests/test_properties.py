@@ -38,7 +38,7 @@ def arr(seed, shape):
     return np.random.default_rng(seed).uniform(-1.5, 1.5, shape).astype(np.float32)
 
 
-SETTINGS = settings(max_examples=25, deadline=None)
+SETTINGS = settings(max_examples=20, deadline=None)
 
 
 @SETTINGS
@@ -88,6 +88,8 @@ def test_grad_vmap_grad_matches_jax(ops, batch, n, seed):
     def jouter(w, xs):
         return jnp.sum(jax.vmap(jax.grad(jinner), in_axes=(None, 0))(w, xs))
 
+    # Compiled on both sides: one XLA program each instead of one per eager op.
     w, xs = arr(seed, (n,)), arr(seed + 1, (batch, n))
-    np.testing.assert_allclose(tj.grad(outer)(w, xs), jax.grad(jouter)(w, xs),
-                               rtol=2e-4, atol=2e-4)
+    np.testing.assert_allclose(
+        tj.jit(tj.grad(outer))(w, xs), jax.jit(jax.grad(jouter))(w, xs), rtol=2e-4, atol=2e-4
+    )
