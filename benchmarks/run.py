@@ -19,7 +19,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import JaxPhases, first_call_seconds, measure  # noqa: E402
-from workloads import WORKLOADS, Variant  # noqa: E402
+from workloads import WORKLOADS, Variant, scaling_systems  # noqa: E402
 
 _JAX_PHASES = JaxPhases()
 
@@ -92,6 +92,35 @@ def print_result(result: dict[str, Any]) -> None:
         )
 
 
+def run_scaling(quick: bool, depths: tuple[int, int] = (16, 32)) -> dict[str, Any]:
+    """W9: trace + transform time of an MLP gradient at depth d and 2d (target: the
+    doubled program costs at most 2.2x). Median of repeated traces, nothing compiled."""
+    reps = 5 if quick else 21
+    rows: dict[str, dict[str, float]] = {}
+    for depth in depths:
+        for name, fn in scaling_systems(depth).items():
+            fn()  # warm the caches that are not per-trace (imports, rule tables)
+            times = []
+            for _ in range(reps):
+                start = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - start)
+            times.sort()
+            rows.setdefault(name, {})[f"depth_{depth}_s"] = times[len(times) // 2]
+    for row in rows.values():
+        row["growth"] = row[f"depth_{depths[1]}_s"] / row[f"depth_{depths[0]}_s"]
+    return {"workload": f"W9 trace+transform of grad, MLP depth {depths[0]} -> {depths[1]}",
+            "reps": reps, "scaling": rows}
+
+
+def print_scaling(result: dict[str, Any]) -> None:
+    print(f"\n{result['workload']}  (median of {result['reps']})")
+    for name, row in result["scaling"].items():
+        times = "  ".join(f"{k[:-2].replace('_', ' ')} {_fmt_time(v):>8}"
+                          for k, v in row.items() if k.endswith("_s"))
+        print(f"  {name:<11} {times}  growth x{row['growth']:.2f}")
+
+
 def machine() -> str:
     import jax
 
@@ -114,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
             result = run_variant(variant, args.quick)
             print_result(result)
             results.append(result)
+    if not args.only or args.only.lower() in "w9 scaling trace":
+        result = run_scaling(args.quick)
+        print_scaling(result)
+        results.append(result)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": machine(), "results": results}, f, indent=2)

@@ -377,3 +377,31 @@ def w8() -> list[Variant]:
 WORKLOADS: dict[str, Callable[[], list[Variant]]] = {
     "W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W6": w6, "W7": w7, "W8": w8,
 }
+
+
+# --- W9: trace + transform cost against program size ------------------------------------
+
+
+def deep_mlp_loss(np_, depth: int, width: int = 64):
+    """An MLP loss with ``depth`` tanh layers of ``width`` units, and its arguments."""
+    params = _mlp_params([width] * (depth + 1), seed=9)
+    x = _rng(9).normal(size=(8, width)).astype(np.float32)
+
+    def loss(p, x):
+        h = x
+        for w, b in p:
+            h = np_.tanh(h @ w + b)
+        return np_.mean(h**2)
+
+    return loss, params, x
+
+
+def scaling_systems(depth: int) -> dict[str, Callable[[], Any]]:
+    """Per system, one trace + transform of the gradient of a ``depth``-layer MLP loss
+    (tracejit: its IR; JAX: its jaxpr), nothing compiled."""
+    tj_loss_d, params, x = deep_mlp_loss(tnp, depth)
+    jax_loss_d, _, _ = deep_mlp_loss(jnp, depth)
+    return {
+        "tracejit": lambda: tj.make_ir(tj.grad(tj_loss_d))(params, x),
+        "jax": lambda: jax.make_jaxpr(jax.grad(jax_loss_d))(params, x),
+    }

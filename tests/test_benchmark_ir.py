@@ -70,3 +70,18 @@ def test_jacfwd_shares_the_weight_product_across_the_batch():
     # inputs; never a batch of 64 identity bases multiplied by W.
     shapes = sorted(e.outvars[0].aval.shape for e in products)
     assert shapes == [(256, 64), (256, 256)], shapes
+
+
+def test_gradient_ir_grows_linearly_with_depth():
+    # W9's structural guard: doubling an MLP's depth at most doubles (x2.2) its gradient
+    # IR, before and after the passes (trace + transform work is per equation).
+    sizes = {}
+    for depth in (8, 16):
+        loss, params, x = W.deep_mlp_loss(tnp, depth)
+        raw = tj.make_ir(tj.grad(loss))(params, x)
+        raw.check()
+        sizes[depth] = (count_eqns(raw), count_eqns(tj.jit(tj.grad(loss)).trace(params, x)))
+    for before, after in zip(sizes[8], sizes[16]):
+        assert after <= 2.2 * before, sizes
+    # and it is really the gradient of a 16-layer network (not a truncated trace)
+    assert sizes[16][1] >= 16 * 4, sizes

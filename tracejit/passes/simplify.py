@@ -26,6 +26,7 @@ import jax
 import numpy as np
 
 from tracejit.ir import IR, Aval, ClosedIR, Eqn, Literal, Var
+from tracejit.primitives.elementwise import scalar_literal
 
 _ELEMENTWISE_FOLD = {
     "add", "sub", "mul", "div", "neg", "max", "min", "exp", "log", "sin", "cos", "tanh",
@@ -110,7 +111,9 @@ class _Simplifier:
         except (TypeError, ValueError, ArithmeticError):  # a fold that fails is not done
             return None
         value = np.asarray(value, out.aval.dtype)[()]
-        return Literal(value, Aval((), out.aval.dtype, False))
+        if out.aval.weak_type:  # a weak literal is a Python scalar (see ir.Literal)
+            value = scalar_literal(value.item(), out.aval.dtype)
+        return Literal(value, Aval((), out.aval.dtype, not isinstance(value, np.generic)))
 
     def binary(self, eqn: Eqn) -> Any:
         name = eqn.prim.name

@@ -128,8 +128,12 @@ def binop(name, lower, jvps, kind="numeric", transpose=NOT_LINEAR) -> Primitive:
 
 
 def _const(x, value):
-    """``value`` as a scalar of ``x``'s dtype (a literal in the IR)."""
-    return np.asarray(value, aval_of(x).dtype)[()]
+    """``value`` as a scalar of ``x``'s type (a literal in the IR): weakly typed when
+    ``x`` is, so rules keep weak values weak (JAX's ``_const``)."""
+    aval = aval_of(x)
+    if aval.weak_type:
+        return scalar_literal(value, aval.dtype)
+    return np.asarray(value, aval.dtype)[()]
 
 
 # --- arithmetic ---------------------------------------------------------------
@@ -432,13 +436,19 @@ def _convert_transpose(ct, x, *, new_dtype, weak_type):
 
 
 def _convert_lower(x, *, new_dtype, weak_type):
-    weak_int = isinstance(x, int) or (
-        getattr(x, "weak_type", False) and dtypes.is_integer(np.dtype(x.dtype))
-    )
-    if weak_type and weak_int and new_dtype == dtypes.default_float():
-        # A weak int to a weak float (tnp.sin(2), n / 3): jax.lax has no public weak
-        # conversion, but JAX's promotion makes weak int * weak 1.0 a weak float, exactly.
-        return jax.numpy.multiply(x, 1.0)
+    if weak_type:
+        # jax.lax has no public weak conversion; JAX's own promotion gives one exactly:
+        # a weak Python scalar as an array, and weak int * weak 1.0 a weak float.
+        if isinstance(x, (int, float, complex)) and not isinstance(x, bool):
+            v = scalar_literal(x, new_dtype)
+            if not isinstance(v, np.generic):
+                return jax.numpy.asarray(v)
+        elif (
+            getattr(x, "weak_type", False)
+            and dtypes.is_integer(np.dtype(x.dtype))
+            and new_dtype == dtypes.default_float()
+        ):
+            return jax.numpy.multiply(x, 1.0)
     return lax.convert_element_type(x, new_dtype)
 
 

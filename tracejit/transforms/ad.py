@@ -17,7 +17,7 @@ import numpy as np
 
 from tracejit import dtypes
 from tracejit.interpret import eval_ir
-from tracejit.ir import ClosedIR
+from tracejit.ir import Aval, ClosedIR
 from tracejit.passes.dce import dce
 from tracejit.primitives._rules import zeros_like_aval
 from tracejit.tracing import aval_of
@@ -92,7 +92,7 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux:
             raise ValueError(f"jvp: tangent {ta} does not match the shape of its primal {pa}")
     cir, out_tree = trace_pytree(lambda *a: fun(*a), flat_p, in_tree, kind="jvp")
     ts = [t if differentiable(aval_of(p)) else None for p, t in zip(flat_p, flat_t)]
-    ts = [_as_dtype(t, aval_of(p).dtype) if t is not None else None for p, t in zip(flat_p, ts)]
+    ts = [_as_dtype(t, aval_of(p)) if t is not None else None for p, t in zip(flat_p, ts)]
     outs, t_outs = jvp_eval(cir, flat_p, ts)
     main_tree, aux_tree, n = _split_aux(out_tree, has_aux, "jvp")
     t_outs = [
@@ -105,12 +105,14 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux:
     return to_output((out, t_out))
 
 
-def _as_dtype(t: Any, dtype: np.dtype) -> Any:
+def _as_dtype(t: Any, aval: Aval) -> Any:
+    """A tangent / cotangent ``t`` given by the user as ``aval``'s dtype (weakly typed,
+    like the tangent JAX builds, when ``aval`` is)."""
     from tracejit.primitives.elementwise import convert_element_type
 
-    if aval_of(t).dtype == dtype and not isinstance(t, (int, float)):
+    if aval_of(t).dtype == aval.dtype and not isinstance(t, (int, float)):
         return t
-    return convert_element_type(t, dtype)
+    return convert_element_type(t, aval.dtype, aval.weak_type)
 
 
 # --- linearize ----------------------------------------------------------------------
@@ -245,7 +247,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
                 raise ValueError(
                     f"vjp_fn: cotangent {aval_of(c)} does not match the output's shape {a}"
                 )
-        flat_ct = [_as_dtype(c, a.dtype) if differentiable(a) else c
+        flat_ct = [_as_dtype(c, a) if differentiable(a) else c
                    for c, a in zip(flat_ct, lin.out_avals)]
         return to_output(tuple(tree_util.tree_unflatten(in_tree, lin.vjp(flat_ct))))
 
@@ -290,7 +292,8 @@ def _grad_core(fun: Callable, argnums: int | Sequence[int], has_aux: bool, what:
                 "(shape " + str(out_aval.shape) + "); reduce it first (e.g. .sum()) or use "
                 "jacrev / vjp for non-scalar outputs"
             )
-        ct = np.ones((), out_aval.dtype)[()]
+        # The seed has the output's type: weak when the output is (JAX's ones_like).
+        ct = 1.0 if out_aval.weak_type else np.ones((), out_aval.dtype)[()]
         flat_g = lin.vjp([ct])
         grads = tree_util.tree_unflatten(in_tree, flat_g)
         g = grads[0] if isinstance(argnums, int) else tuple(grads)

@@ -45,17 +45,19 @@ def _std_basis(avals: Sequence[Aval]) -> list:
     return blocks
 
 
-def _split(x: Any, axis: int, avals: Sequence[Aval], dtype: Any = None) -> list:
+def _split(x: Any, axis: int, avals: Sequence[Aval], like: Aval | None = None) -> list:
     """Cut ``x`` along ``axis`` (of length sum of sizes) into one piece per aval, each
-    reshaped so that axis becomes the aval's shape."""
+    reshaped so that axis becomes the aval's shape and cast to the dtype and weak type of
+    ``like`` (default: of that aval), as JAX's Jacobians are."""
     shape = aval_of(x).shape
     pieces, offset = [], 0
     for a in avals:
         piece = slice_in_dim(x, offset, offset + a.size, axis=axis)
         piece = reshape(piece, (*shape[:axis], *a.shape, *shape[axis + 1 :]))
-        target = a.dtype if dtype is None else dtype
-        if aval_of(piece).dtype != target:
-            piece = convert_element_type(piece, target)
+        target = a if like is None else like
+        got = aval_of(piece)
+        if (got.dtype, got.weak_type) != (target.dtype, target.weak_type):
+            piece = convert_element_type(piece, target.dtype, target.weak_type)
         pieces.append(piece)
         offset += a.size
     return pieces
@@ -119,7 +121,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         y, jac = result[0], result[1]
 
         def unravel(y_leaf: Any, j: Any) -> Any:
-            pieces = _split(j, len(aval_of(j).shape) - 1, in_avals, aval_of(y_leaf).dtype)
+            pieces = _split(j, len(aval_of(j).shape) - 1, in_avals, aval_of(y_leaf))
             tree = tree_util.tree_unflatten(in_tree, pieces)
             return tree[0] if isinstance(argnums, int) else tree
 
@@ -175,7 +177,7 @@ def jacrev(
         jac = vmap(pullback_flat, chunk_size=chunk_size)(*_std_basis(y_avals))
         flat_jac, jac_in_tree = tree_util.tree_flatten(jac)
         # Per input leaf: (N_out, *in_shape) cut into output leaves, (*out_shape, *in_shape).
-        per_input = [_split(j, 0, y_avals, a.dtype) for j, a in zip(flat_jac, in_avals)]
+        per_input = [_split(j, 0, y_avals, a) for j, a in zip(flat_jac, in_avals)]
         per_output = []
         for k in range(len(y_avals)):
             tree = tree_util.tree_unflatten(jac_in_tree, [p[k] for p in per_input])

@@ -19,7 +19,9 @@ from tracejit.tracing import bind, current_builder, trace_flat
 
 
 def tangent_aval(aval: Aval) -> Aval:
-    return Aval(aval.shape, aval.dtype, False)
+    # As in JAX, a weakly typed primal (a Python scalar) has a weakly typed tangent, so
+    # derivatives of weak values stay weak and do not promote what they meet.
+    return Aval(aval.shape, aval.dtype, aval.weak_type)
 
 
 def differentiable(aval: Aval) -> bool:
