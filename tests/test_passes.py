@@ -125,3 +125,66 @@ def test_simplify_scalar_broadcast_into_elementwise():
     y = np.ones((2, 3), f32)
     ops = _simplified(lambda a: tj.lax.broadcast_in_dim(f32(2.0), (2, 3), ()) * a, y)
     assert ops == ["mul"]
+
+
+RNG = np.random.default_rng(3)
+
+
+def _rand(*shape):
+    return RNG.normal(size=shape).astype(f32)
+
+
+def test_simplify_sinks_a_transpose_into_free_operand_transposes():
+    # transpose(u[None] * v[:, None]) (the end of a vmapped jacfwd): both operands only
+    # move size-1 axes or come from a dot, so the transpose disappears.
+    w, x, v = _rand(4, 3), _rand(3, 4), _rand(2, 4)
+    lax = tj.lax
+
+    def f(w, x, v):
+        u = lax.reshape(lax.dot_general(w, x, (((1,), (0,)), ((), ()))), (1, 4, 4))
+        return lax.transpose(u * lax.reshape(tnp.tanh(v), (2, 1, 4)), (0, 2, 1))
+
+    ops = _simplified(f, w, x, v)
+    assert "transpose" not in ops and ops.count("dot_general") == 1, ops
+    # scalars and literals ride along
+    assert "transpose" not in _simplified(lambda v: lax.transpose(
+        lax.reshape(v, (2, 1, 4)) * 2.0, (0, 2, 1)), v)
+
+
+def test_simplify_keeps_a_transpose_that_would_move_data():
+    a, b = _rand(2, 3, 4), _rand(2, 4, 3)
+    lax = tj.lax
+    # a full operand would need its own transpose: nothing to gain
+    assert "transpose" in _simplified(lambda a: lax.transpose(tnp.sin(a), (0, 2, 1)), a)
+    # the elementwise result is used twice: sinking would compute it twice
+    def twice(v):
+        s = tnp.sin(lax.reshape(v, (2, 1, 4)))
+        return lax.transpose(s, (0, 2, 1)), s
+
+    ops = _simplified(twice, _rand(2, 4))
+    assert "transpose" in ops and ops.count("sin") == 1, ops
+    ops = _simplified(lambda a, b: lax.transpose(a * 2.0, (0, 2, 1)) + b, a, b)
+    assert "transpose" in ops
+
+
+def test_simplify_drops_products_with_an_identity_matrix():
+    x, y = _rand(3, 5), _rand(5, 2, 3)
+    eye = lambda n: tnp.eye(n, dtype=f32)
+    lax = tj.lax
+    dot = lambda a, b, c: lax.dot_general(a, b, (c, ((), ())))
+    # x @ I, I @ x, and contractions on the other axis: a copy or a transpose, no matmul
+    for fn, arg in [
+        (lambda x: dot(x, eye(5), ((1,), (0,))), x),
+        (lambda x: dot(x, eye(5), ((1,), (1,))), x),
+        (lambda x: dot(eye(3), x, ((1,), (0,))), x),
+        (lambda x: dot(eye(3), x, ((0,), (0,))), x),
+        (lambda y: dot(y, eye(3), ((2,), (0,))), y),
+        (lambda y: dot(eye(2), y, ((0,), (1,))), y),
+    ]:
+        ops = _simplified(fn, arg)
+        assert "dot_general" not in ops, ops
+        assert_close = np.testing.assert_allclose
+        assert_close(tj.jit(fn)(arg), fn(arg), rtol=1e-6)
+    # a matrix that only looks like one is left alone
+    ops = _simplified(lambda x: dot(x, tnp.ones((5, 5), f32), ((1,), (0,))), x)
+    assert "dot_general" in ops

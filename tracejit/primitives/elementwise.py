@@ -76,6 +76,11 @@ def _nary_abstract_eval(name: str, kind: str, out_dtype: np.dtype | None = None)
     return abstract_eval
 
 
+# Names of the n-ary elementwise primitives (operands of equal rank with size-1
+# broadcasting, or scalars): passes may permute all operands' axes alike.
+ELEMENTWISE: set[str] = set()
+
+
 def _declare(name, lower, nargs, kind, jvp, transpose=NOT_LINEAR, out_dtype=None) -> Primitive:
     prim = Primitive(
         name,
@@ -87,6 +92,7 @@ def _declare(name, lower, nargs, kind, jvp, transpose=NOT_LINEAR, out_dtype=None
     )
     batch = vectorized_batch(prim) if nargs == 1 else elementwise_batch(prim)
     set_rule(prim, "batch", batch)
+    ELEMENTWISE.add(name)
     return register(prim)
 
 
