@@ -21,6 +21,7 @@ from tracejit.ir import Aval, ClosedIR
 from tracejit.passes.dce import dce
 from tracejit.primitives._rules import zeros_like_aval
 from tracejit.tracing import aval_of
+from tracejit.transforms import memo
 from tracejit.transforms._util import (
     check_leaves,
     flatten_args,
@@ -118,6 +119,44 @@ def _as_dtype(t: Any, aval: Aval) -> Any:
 # --- linearize ----------------------------------------------------------------------
 
 
+class _LinearPlan:
+    """The IR work of linearizing one traced program, independent of the values of
+    its constants (so it is memoised by the program's structure, see ``memo``):
+    the known IR ``(consts..., primals...) -> (known outputs..., residuals...)``,
+    the linear IR ``(residuals..., tangents...) -> tangents``, and its transpose
+    (built on the first vjp)."""
+
+    def __init__(self, cir: ClosedIR, nonzeros: list[bool], n: int, need_outs: bool):
+        n_const = len(cir.consts)
+        jcir, out_nz = jvp_ir(memo.opened(cir), [False] * n_const + nonzeros)
+        n_all = len(cir.out_avals)
+        # Tangents of aux outputs are not wanted: drop them before splitting.
+        tangent_used = [i < n for i, nz in enumerate(out_nz) if nz]
+        jcir = dce(jcir, [True] * n_all + tangent_used)
+        self.n_all = n_all
+        self.out_nz = [nz and i < n for i, nz in enumerate(out_nz)][:n]
+        n_in = n_const + len(cir.in_avals)
+        pe = partial_eval(jcir, [False] * n_in + [True] * sum(nonzeros))
+        known = pe.known
+        if not need_outs:
+            # grad needs the residuals (and aux), not the primal output itself.
+            known = dce(known, [i >= n for i in range(len(known.outvars))])
+        self.known = known
+        self.num_res = pe.num_res
+        # Outputs of jcir, in order: primal outs, then the wanted nonzero tangents.
+        assert not any(pe.out_unknowns[:n_all]), "primal outputs cannot depend on tangents"
+        self.tangent_unknown = pe.out_unknowns[n_all:]
+        self.linear_ir = pe.unknown
+        self.n_lin = sum(nonzeros)
+        self._ct_ir: ClosedIR | None = None
+
+    def ct_ir(self) -> ClosedIR:
+        if self._ct_ir is None:
+            linear = [False] * self.num_res + [True] * self.n_lin
+            self._ct_ir = transpose_ir(self.linear_ir, linear)
+        return self._ct_ir
+
+
 class _Linearized:
     """The result of differentiating a traced function once: evaluated primal
     outputs, residuals, and the linear IR mapping input tangents to output
@@ -132,40 +171,20 @@ class _Linearized:
         if nonzeros is None:
             nonzeros = [differentiable(a) for a in self.in_avals]
         self.nonzeros = list(nonzeros)
-        jcir, out_nz = jvp_ir(cir, self.nonzeros)
-        n_all = len(cir.out_avals)
-        # Tangents of aux outputs are not wanted: drop them before splitting.
-        tangent_used = []
-        k = 0
-        for i, nz in enumerate(out_nz):
-            if nz:
-                tangent_used.append(i < n)
-                k += 1
-        jcir = dce(jcir, [True] * n_all + tangent_used)
-        self.out_nz = [nz and i < n for i, nz in enumerate(out_nz)][:n]
-        n_in = len(self.in_avals)
-        pe = partial_eval(jcir, [False] * n_in + [True] * sum(self.nonzeros))
-        known = pe.known
+        plan = memo.memoized("linearize", cir, (tuple(self.nonzeros), n, need_outs),
+                             lambda: _LinearPlan(cir, self.nonzeros, n, need_outs))
+        self.plan = plan
+        known_outs = eval_ir(plan.known, [*cir.consts, *flat_p])
         if not need_outs:
-            # grad needs the residuals (and aux), not the primal output itself.
-            n_known = len(known.outvars)
-            used = [i >= n for i in range(n_known)]
-            known = dce(known, used)
-            known_outs = eval_ir(known, flat_p)
             known_outs = [None] * n + known_outs
-        else:
-            known_outs = eval_ir(known, flat_p)
-        self.num_res = pe.num_res
-        self.residuals = known_outs[len(known_outs) - pe.num_res:]
-        known_vals = iter(known_outs[: len(known_outs) - pe.num_res])
-        # Outputs of jcir, in order: primal outs, then the wanted nonzero tangents.
-        primal_flags = pe.out_unknowns[:n_all]
-        assert not any(primal_flags), "primal outputs cannot depend on tangents"
-        self.primal_outs = [next(known_vals) for _ in range(n_all)]
-        self.tangent_unknown = pe.out_unknowns[n_all:]
+        self.num_res = plan.num_res
+        self.residuals = known_outs[len(known_outs) - plan.num_res:]
+        known_vals = iter(known_outs[: len(known_outs) - plan.num_res])
+        self.out_nz = plan.out_nz
+        self.primal_outs = [next(known_vals) for _ in range(plan.n_all)]
+        self.tangent_unknown = plan.tangent_unknown
         self.known_tangents = [next(known_vals) for u in self.tangent_unknown if not u]
-        self.linear_ir = pe.unknown
-        self._ct_ir: ClosedIR | None = None
+        self.linear_ir = plan.linear_ir
 
     @property
     def outs(self) -> list:
@@ -189,12 +208,9 @@ class _Linearized:
         return result
 
     def vjp(self, flat_cts: Sequence[Any]) -> list:
-        if self._ct_ir is None:
-            n_lin = sum(self.nonzeros)
-            self._ct_ir = transpose_ir(self.linear_ir, [False] * self.num_res + [True] * n_lin)
         unknown_flags = iter(self.tangent_unknown)
         cts = [ct for ct, nz in zip(flat_cts, self.out_nz) if nz and next(unknown_flags)]
-        cts_in = iter(eval_ir(self._ct_ir, [*self.residuals, *cts]))
+        cts_in = iter(eval_ir(self.plan.ct_ir(), [*self.residuals, *cts]))
         return [
             next(cts_in) if nz else float0_zeros(a) if not differentiable(a) else
             zeros_like_aval(a)
