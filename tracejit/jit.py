@@ -103,7 +103,14 @@ class Jitted:
             options["in_shardings"] = in_shardings
         if out_shardings is not None:
             options["out_shardings"] = out_shardings
-        self._jax = jax.jit(self._lowered_body, **options)
+        # JAX names the computation after this body: jit(tracejit_<function>) in the
+        # StableHLO and in JAX's compile events (which phases match on).
+        def body(*args: Any, **kwargs: Any) -> Any:
+            return self._lowered_body(*args, **kwargs)
+
+        body.__name__ = body.__qualname__ = f"tracejit_{fun_name(fun)}"
+        self._jax_name = f"jit({body.__name__})"
+        self._jax = jax.jit(body, **options)
         functools.update_wrapper(self, fun)
 
     # -- tracing -------------------------------------------------------------
@@ -137,7 +144,7 @@ class Jitted:
             return flat_out
 
         record = PhaseRecord()
-        with phases.recording(record):
+        with phases.recording(record, self._jax_name):
             start = time.perf_counter()
             cir = trace_flat(flat_fun, avals, kind="jit")
             traced = time.perf_counter()

@@ -50,11 +50,14 @@ def current() -> PhaseRecord | None:
 
 
 @contextlib.contextmanager
-def recording(record: PhaseRecord) -> Iterator[PhaseRecord]:
-    """Attribute transform time (and JAX's lowering/compile events) to ``record``."""
+def recording(record: PhaseRecord, jax_name: str | None = None) -> Iterator[PhaseRecord]:
+    """Attribute transform time to ``record``, and JAX's lowering/compile events of the
+    computation JAX names ``jax_name`` (other small programs JAX compiles meanwhile,
+    for eager constants say, are not this function's compile)."""
     previous = current()
     _state.record = record
     _state.pending = record
+    _state.pending_name = jax_name
     try:
         yield record
     finally:
@@ -91,10 +94,14 @@ def timed_transform(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _on_jax_event(event: str, duration: float, **_: object) -> None:
+def _on_jax_event(event: str, duration: float, fun_name: str | None = None,
+                  **_: object) -> None:
     phase = _JAX_EVENTS.get(event)
     record = getattr(_state, "pending", None)
     if phase is None or record is None:
+        return
+    expected = getattr(_state, "pending_name", None)
+    if expected is not None and fun_name is not None and fun_name != expected:
         return
     record.seconds[phase] += duration
     if phase == "compile":
