@@ -79,15 +79,17 @@ def time_round(fn: Callable[[], Any], calls: int) -> tuple[list[float], bool]:
     return times, others > 0.25 * wall + 0.02
 
 
-def measure(systems: dict[str, Callable[[], Any]], calls: int, rounds: int) -> dict[str, Timing]:
-    """Warm up each system, then interleave timed rounds of all systems."""
+def measure(systems: dict[str, Callable[[], Any]], calls: int, rounds: int,
+            attempts: int = 3) -> dict[str, Timing]:
+    """Warm up each system, then interleave timed rounds of all systems (a contended
+    round is run up to ``attempts`` times, then flagged)."""
     results = {name: Timing() for name in systems}
     for fn in systems.values():
         _block(fn())
         _block(fn())
     for _ in range(rounds):
         for name, fn in systems.items():
-            for attempt in range(3):
+            for _ in range(attempts):
                 times, contended = time_round(fn, calls)
                 if not contended:
                     break

@@ -9,6 +9,7 @@ interleaved round by round in this one process; ratio = system / JAX.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -22,6 +23,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import JaxPhases, first_call_seconds, measure  # noqa: E402
 from workloads import WORKLOADS, Variant, scaling_systems  # noqa: E402
+
+from tracejit.transforms import memo  # noqa: E402
 
 _JAX_PHASES = JaxPhases()
 
@@ -42,6 +45,7 @@ def _first_call(name: str, factory) -> tuple[float, dict[str, float], Any]:
             seconds, step = first_call_seconds(lambda: factory()[0])
         return seconds, dict(_JAX_PHASES.seconds), step
     holder: list = []
+    memo.clear()  # a first call pays for its transforms (no derivative cached earlier)
 
     def make():
         step, jitted = factory()
@@ -60,13 +64,14 @@ def run_variant(variant: Variant, quick: bool) -> dict[str, Any]:
         seconds, phases, step = _first_call(name, factory)
         steps[name] = step
         first[name] = {"seconds": seconds, "phases": phases}
-    # Size rounds so each takes ~0.1 s (at least 3 calls), from one timed call.
+    # Size rounds so each takes ~0.1 s (0.02 s with --quick; at least 3 calls).
     start = time.perf_counter()
     steps["jax"]()
     one = max(time.perf_counter() - start, 1e-6)
-    calls = max(3, min(2000 if not quick else 300, int(0.1 / one)))
+    calls = max(3, min(100 if quick else 2000, int((0.02 if quick else 0.1) / one)))
     rounds = 3 if quick else 7
-    timings = measure(steps, calls, rounds)
+    # --quick is a smoke run (CI): contended rounds are flagged, not retried.
+    timings = measure(steps, calls, rounds, attempts=1 if quick else 3)
     jax_median = timings["jax"].median
     rows = {}
     for name, timing in timings.items():
@@ -83,7 +88,8 @@ def run_variant(variant: Variant, quick: bool) -> dict[str, Any]:
 
 
 def print_result(result: dict[str, Any]) -> None:
-    print(f"\n{result['workload']}  ({result['rounds']} rounds x {result['calls_per_round']} calls)")
+    rounds, calls = result["rounds"], result["calls_per_round"]
+    print(f"\n{result['workload']}  ({rounds} rounds x {calls} calls)")
     for name, row in result["rows"].items():
         flag = "  CONTENDED" if row["contended"] else ""
         phases = " ".join(f"{k}={_fmt_time(v)}" for k, v in row["phases_s"].items() if v)
@@ -97,13 +103,15 @@ def print_result(result: dict[str, Any]) -> None:
 def run_scaling(quick: bool, depths: tuple[int, int] = (16, 32)) -> dict[str, Any]:
     """W9: trace + transform time of an MLP gradient at depth d and 2d (target: the
     doubled program costs at most 2.2x). Median of repeated traces, nothing compiled."""
-    reps = 5 if quick else 21
+    reps = 9 if quick else 21
     rows: dict[str, dict[str, float]] = {}
     for depth in depths:
         for name, fn in scaling_systems(depth).items():
             fn()  # warm the caches that are not per-trace (imports, rule tables)
             times = []
             for _ in range(reps):
+                memo.clear()  # measure the transforms, not a cached derivative
+                gc.collect()  # and not a collection of earlier workloads' garbage
                 start = time.perf_counter()
                 fn()
                 times.append(time.perf_counter() - start)
@@ -151,7 +159,8 @@ def machine() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tracejit bench", description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="run only workloads whose id or name contains this")
-    parser.add_argument("--quick", action="store_true", help="few calls per round (CI)")
+    parser.add_argument("--quick", action="store_true",
+                        help="few calls per round, contended rounds flagged not retried (CI)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     print(f"machine: {machine()}")

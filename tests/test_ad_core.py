@@ -5,10 +5,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from checks import assert_close, check_grad_fd, rand
 
 import tracejit as tj
 import tracejit.numpy as tnp
-from checks import assert_close, check_grad_fd, rand
 
 rng = np.random.default_rng(1)
 X = rand(rng, (3,))

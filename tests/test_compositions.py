@@ -30,7 +30,6 @@ from checks import assert_close, rand
 import tracejit as tj
 import tracejit.numpy as tnp
 
-
 tree_map = jax.tree_util.tree_map
 tree_leaves = jax.tree_util.tree_leaves
 F32 = np.float32
@@ -811,7 +810,6 @@ def c_vmap_jvp(M, prog, D):
 
 def c_linearize_raw_vmap(M, prog, D):
     f = lambda *a: prog.for_lib(M)(M, *a)
-    n = len(D.args)
     y, lin = M.linearize(lambda x: f(*with_arg(D.args, D.d0, x)), D.x)
     return y, M.vmap(lin)(D.T)
 
@@ -986,7 +984,8 @@ def test_python_control_flow_on_values_under_jit_or_vmap_is_a_concretization_err
     prog = next(p for p in PROGS if p.name == "pyctrl")
     D = Data(prog)
     for comp in (c_jit_grad, c_vmap_grad, c_grad_jit, c_vmap_raw):
-        with pytest.raises(tj.errors.ConcretizationError, match=r"float\(\) needs a concrete value"):
+        with pytest.raises(tj.errors.ConcretizationError,
+                           match=r"float\(\) needs a concrete value"):
             comp(TJ, prog, D)
 
 

@@ -89,7 +89,7 @@ def _simplified(fn, *args):
 def test_simplify_identities():
     assert _simplified(lambda x: tnp.sin(x) * 1.0 + 0.0 - 0.0, X) == ["sin"]
     assert _simplified(lambda x: 1.0 * (0.0 + tnp.sin(x)) / 1.0, X) == ["sin"]
-    assert _simplified(lambda x: -(-tnp.sin(x)), X) == ["sin"]
+    assert _simplified(lambda x: -(-tnp.sin(x)), X) == ["sin"]  # noqa: B002
 
 
 def test_simplify_keeps_ops_that_change_the_type():
@@ -188,3 +188,9 @@ def test_simplify_drops_products_with_an_identity_matrix():
     # a matrix that only looks like one is left alone
     ops = _simplified(lambda x: dot(x, tnp.ones((5, 5), f32), ((1,), (0,))), x)
     assert "dot_general" in ops
+
+
+def test_simplify_identity_revealed_by_a_scalar_broadcast():
+    y = _rand(2, 3)
+    ops = _simplified(lambda a: tj.lax.broadcast_in_dim(f32(1.0), (2, 3), ()) * tnp.sin(a), y)
+    assert ops == ["sin"], ops

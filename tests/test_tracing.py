@@ -48,7 +48,8 @@ def test_concretization_error_names_where_the_value_came_from():
         y = tnp.sin(x)
         return 1.0 if y > 0 else 0.0
 
-    with pytest.raises(ConcretizationError, match=r"bool\[\] \(produced by `gt` at .*test_tracing.py"):
+    with pytest.raises(ConcretizationError,
+                       match=r"bool\[\] \(produced by `gt` at .*test_tracing.py"):
         tj.jit(f)(f32(1.0))
 
 

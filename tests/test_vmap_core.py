@@ -4,10 +4,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from checks import assert_close, rand
 
 import tracejit as tj
 import tracejit.numpy as tnp
-from checks import assert_close, rand
 
 rng = np.random.default_rng(0)
 A = rand(rng, (4, 3))
@@ -93,7 +93,8 @@ def test_error_in_axes_structure():
 
 
 def test_error_axis_out_of_range():
-    with pytest.raises(ValueError, match=r"in_axes=2 is out of range for argument \[0\].*f32\[4,3\]"):
+    with pytest.raises(ValueError,
+                       match=r"in_axes=2 is out of range for argument \[0\].*f32\[4,3\]"):
         tj.vmap(f, in_axes=(2, 0))(A, A)
 
 

@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", metavar="NAME",
                         help="run only workloads whose id or name contains NAME (e.g. W4)")
     parser.add_argument("--quick", action="store_true",
-                        help="few calls per round: the whole suite in a couple of minutes")
+                        help="few calls per round, contended rounds flagged not retried: "
+                        "about a minute (CI)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
 
 

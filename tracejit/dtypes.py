@@ -54,7 +54,7 @@ def short_name(dtype: np.dtype) -> str:
     return _SHORT.get(dtype, str(dtype))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _canonical(dtype: np.dtype, x64: bool) -> np.dtype:
     return np.dtype(jax.dtypes.canonicalize_dtype(dtype))
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from tracejit.ir import ClosedIR
 from tracejit.tracing import aval_of
-from tracejit.transforms._util import fun_name, trace_pytree, tree_util, check_leaves
+from tracejit.transforms._util import check_leaves, fun_name, trace_pytree, tree_util
 
 
 def make_ir(fun: Callable, *, static_argnums: int | Sequence[int] = ()) -> Callable[..., ClosedIR]:

@@ -5,6 +5,8 @@ Each family lives in its own module; this package re-exports them all.
 
 from __future__ import annotations
 
+import numpy as _np
+
 from tracejit.dtypes import (  # noqa: F401
     bfloat16,
     bool_,
@@ -29,8 +31,6 @@ from tracejit.numpy.nanfunctions import *  # noqa: F401,F403
 from tracejit.numpy.reductions import *  # noqa: F401,F403
 from tracejit.numpy.shapes import *  # noqa: F401,F403
 from tracejit.numpy.sorting import *  # noqa: F401,F403
-
-import numpy as _np
 
 pi = _np.pi
 e = _np.e

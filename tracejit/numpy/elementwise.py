@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from tracejit import dtypes
-from tracejit.primitives import elementwise as ew
 from tracejit.numpy._promote import asarray_arg, promote
+from tracejit.primitives import elementwise as ew
 from tracejit.tracing import aval_of
 
 __all__ = [
@@ -284,9 +284,8 @@ def _integer_power(x: Any, y: Any) -> Any:
 
 
 def _ones_like(x: Any, y: Any) -> Any:
-    from tracejit.primitives.shape import broadcast_in_dim
-
     from tracejit.numpy._promote import broadcast_shapes
+    from tracejit.primitives.shape import broadcast_in_dim
 
     shape = broadcast_shapes("power", aval_of(x).shape, aval_of(y).shape)
     return broadcast_in_dim(np.ones((), aval_of(x).dtype)[()], shape, ())

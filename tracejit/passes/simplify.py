@@ -178,11 +178,12 @@ class _Simplifier:
                     and inner.invars[0].aval.shape == () and _same_type(other, out)):
                 new[i] = inner.invars[0]
         if new != list(eqn.invars):
-            return eqn._replace(invars=tuple(new))
+            eqn = eqn._replace(invars=tuple(new))
+            return self.binary(eqn) or eqn  # the scalar may make an identity (1.0 * x)
         return None
 
     def transpose(self, eqn: Eqn) -> Any:
-        (x,), out = eqn.invars, eqn.outvars[0]
+        (x,) = eqn.invars
         perm = eqn.params["permutation"]
         if perm == tuple(range(len(perm))):
             return x

@@ -50,7 +50,7 @@ def broadcast_shapes(name: str, avals: tuple[Aval, ...]) -> tuple[int, ...]:
         listing = " and ".join(str(a) for a in avals)
         raise TypeError(f"{name}: operands must have equal ranks (or be scalars), got {listing}")
     out = []
-    for i, sizes in enumerate(zip(*shapes)):
+    for sizes in zip(*shapes):
         distinct = {n for n in sizes if n != 1}
         if len(distinct) > 1:
             listing = " and ".join(str(a) for a in avals)
