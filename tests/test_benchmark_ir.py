@@ -22,8 +22,8 @@ PINNED = {
     "W2 per-sample grads": 50,
     "W3 ensemble train step": 58,
     "W4 maml 5 step fori_loop": 201,
-    "W5 hessian": 49,
-    "W6 vmap(jacfwd)": 15,
+    "W5 hessian": 43,
+    "W6 vmap(jacfwd)": 9,
     "W6 vmap(jacrev)": 14,
 }
 

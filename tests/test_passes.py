@@ -54,6 +54,22 @@ def test_cse_merges_identical_equations():
     np.testing.assert_allclose(tj.eval_ir(out, [X])[0], tj.eval_ir(ir, [X])[0])
 
 
+def test_cse_merges_commuted_operands_of_commutative_ops_only():
+    y = np.random.default_rng(0).normal(size=3).astype(f32)
+    ir = tj.make_ir(lambda a, b: (a * b + b * a, tnp.maximum(a, b) - tnp.maximum(b, a),
+                                  a - b, b - a, a / b, b / a, 2.0 * a, a * 2.0))(X + y, y)
+    out = cse(ir)
+    out.check()
+    ops = names(out)
+    assert ops.count("mul") == 2 and ops.count("max") == 1, ops  # a*b and 2*a
+    assert ops.count("sub") == 3 and ops.count("div") == 2, ops  # never commuted
+    for a, b in zip(tj.eval_ir(out, [X + y, y]), tj.eval_ir(ir, [X + y, y])):
+        np.testing.assert_allclose(a, b)
+    # the Hessian-vector product of tanh computes g * j once, not also j * g
+    hvp = lambda x, v: tj.jvp(tj.grad(lambda x: tnp.sum(tnp.tanh(x))), (x,), (v,))[1]
+    assert names(tj.jit(hvp).trace(X, y)).count("mul") < names(tj.make_ir(hvp)(X, y)).count("mul")
+
+
 def test_cse_respects_params_and_literals():
     ir = tj.make_ir(lambda x: (tnp.sum(x, axis=0), tnp.sum(x, axis=1), x + 1.0, x + 2.0))(
         np.ones((2, 3), f32)

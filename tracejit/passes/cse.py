@@ -6,9 +6,23 @@ from typing import Any
 
 from tracejit.ir import IR, ClosedIR, Eqn, Var
 
+# Binary primitives whose operands commute: mul(a, b) and mul(b, a) are one value
+# (forward-over-reverse derivatives produce both orders, e.g. the Hessian-vector
+# product of tanh).
+_COMMUTATIVE = {"add", "mul", "max", "min", "and", "or", "xor", "eq", "ne"}
+
 
 def _param_key(params: dict[str, Any]) -> Any:
     return tuple(sorted(params.items()))
+
+
+def _operand_key(prim: Any, invars: tuple) -> tuple:
+    keys = tuple(a if type(a) is Var else ("lit", a) for a in invars)
+    if prim.name in _COMMUTATIVE and len(keys) == 2:
+        rank = [(0, id(k)) if type(k) is Var else (1, hash(k)) for k in keys]
+        if rank[1] < rank[0]:
+            keys = (keys[1], keys[0])
+    return keys
 
 
 def cse_ir(ir: IR) -> IR:
@@ -27,8 +41,7 @@ def cse_ir(ir: IR) -> IR:
             eqns.append(eqn)
             continue
         try:
-            key = (eqn.prim, tuple(a if type(a) is Var else ("lit", a) for a in invars),
-                   _param_key(eqn.params))
+            key = (eqn.prim, _operand_key(eqn.prim, invars), _param_key(eqn.params))
             hash(key)
         except TypeError:
             eqns.append(eqn)
