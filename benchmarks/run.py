@@ -40,6 +40,7 @@ def _fmt_time(seconds: float) -> str:
 
 
 def _first_call(name: str, factory) -> tuple[float, dict[str, float], Any]:
+    gc.collect()  # no collection of earlier workloads' garbage inside the timed call
     if name == "jax":
         with _JAX_PHASES:
             seconds, step = first_call_seconds(lambda: factory()[0])
@@ -59,11 +60,17 @@ def _first_call(name: str, factory) -> tuple[float, dict[str, float], Any]:
 
 
 def run_variant(variant: Variant, quick: bool) -> dict[str, Any]:
-    steps, first = {}, {}
-    for name, factory in variant.systems.items():
-        seconds, phases, step = _first_call(name, factory)
-        steps[name] = step
-        first[name] = {"seconds": seconds, "phases": phases}
+    # First calls: a fresh function per sample, systems interleaved; the median
+    # sample is reported (a single compile varies by +-20% on a shared machine).
+    steps: dict[str, Any] = {}
+    samples: dict[str, list] = {name: [] for name in variant.systems}
+    for _ in range(1 if quick else 3):
+        for name, factory in variant.systems.items():
+            seconds, phases, step = _first_call(name, factory)
+            steps[name] = step
+            samples[name].append({"seconds": seconds, "phases": phases})
+    first = {name: sorted(s, key=lambda r: r["seconds"])[len(s) // 2]
+             for name, s in samples.items()}
     # Size rounds so each takes ~0.1 s (0.02 s with --quick; at least 3 calls).
     start = time.perf_counter()
     steps["jax"]()
@@ -111,10 +118,14 @@ def run_scaling(quick: bool, depths: tuple[int, int] = (16, 32)) -> dict[str, An
             times = []
             for _ in range(reps):
                 memo.clear()  # measure the transforms, not a cached derivative
-                gc.collect()  # and not a collection of earlier workloads' garbage
-                start = time.perf_counter()
-                fn()
-                times.append(time.perf_counter() - start)
+                gc.collect()  # and not collections of earlier workloads' garbage:
+                gc.disable()  # their cost grows with the heap, not with this program
+                try:
+                    start = time.perf_counter()
+                    fn()
+                    times.append(time.perf_counter() - start)
+                finally:
+                    gc.enable()
             times.sort()
             rows.setdefault(name, {})[f"depth_{depth}_s"] = times[len(times) // 2]
     for row in rows.values():
