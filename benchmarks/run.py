@@ -21,6 +21,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import jax  # noqa: E402
 from harness import JaxPhases, first_call_seconds, measure  # noqa: E402
 from workloads import WORKLOADS, Variant, scaling_systems  # noqa: E402
 
@@ -40,13 +41,17 @@ def _fmt_time(seconds: float) -> str:
 
 
 def _first_call(name: str, factory) -> tuple[float, dict[str, float], Any]:
+    # Every sample starts cold for every system: JAX's tracing and compilation caches
+    # (keyed on module-level functions such as the loss, which would let a second
+    # sample reuse the first one's work) and tracejit's memoised derivatives.
+    jax.clear_caches()
+    memo.clear()
     gc.collect()  # no collection of earlier workloads' garbage inside the timed call
     if name == "jax":
         with _JAX_PHASES:
             seconds, step = first_call_seconds(lambda: factory()[0])
         return seconds, dict(_JAX_PHASES.seconds), step
     holder: list = []
-    memo.clear()  # a first call pays for its transforms (no derivative cached earlier)
 
     def make():
         step, jitted = factory()

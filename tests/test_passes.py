@@ -210,3 +210,26 @@ def test_simplify_identity_revealed_by_a_scalar_broadcast():
     y = _rand(2, 3)
     ops = _simplified(lambda a: tj.lax.broadcast_in_dim(f32(1.0), (2, 3), ()) * tnp.sin(a), y)
     assert ops == ["sin"], ops
+
+
+def test_scalar_folds_agree_with_xla_bit_for_bit():
+    import jax
+    import ml_dtypes
+
+    cases = [
+        (lambda L, a, b: a + b, (f32(0.1), f32(0.2))),
+        (lambda L, a, b: a * b - a, (f32(1e30), f32(1e10))),             # overflow to inf
+        (lambda L, a, b: a / b, (f32(1.0), f32(3.0))),
+        (lambda L, a, b: L.max(a, b) - L.min(a, b), (f32(-2.5), f32(7.25))),
+        (lambda L, a, b: a * b + a, (np.int32(2**30), np.int32(4))),       # integer wrap
+        (lambda L, a, b: L.sqrt(a) / b, (f32(2.0), f32(7.0))),
+        (lambda L, a, b: L.integer_pow(a, -2) + L.integer_pow(b, 2), (f32(3.0), f32(1.1))),
+        (lambda L, a, b: a * b, (ml_dtypes.bfloat16(1.1), ml_dtypes.bfloat16(3.3))),
+        (lambda L, a, b: L.convert_element_type(a, np.float16) * 3, (np.int32(7), f32(1))),
+    ]
+    for fn, (a, b) in cases:
+        want = np.asarray(jax.jit(lambda: fn(jax.lax, a, b))())
+        program = tj.jit(lambda: fn(tj.lax, a, b))
+        ir = program.trace()
+        assert ir.eqns == () and type(ir.ir.outvars[0]).__name__ == "Literal", ir  # folded
+        np.testing.assert_array_equal(np.asarray(program()), want)
