@@ -19,7 +19,8 @@ from typing import Any
 import jax
 
 
-def _block(x: Any) -> None:
+def block(x: Any) -> None:
+    """Wait until every array in ``x`` is computed."""
     leaves = jax.tree_util.tree_leaves(x)
     for leaf in leaves:
         if hasattr(leaf, "block_until_ready"):
@@ -69,7 +70,7 @@ def time_round(fn: Callable[[], Any], calls: int) -> tuple[list[float], bool]:
     times = []
     for _ in range(calls):
         start = time.perf_counter()
-        _block(fn())
+        block(fn())
         times.append(time.perf_counter() - start)
     wall = time.perf_counter() - wall0
     busy1, own1 = _system_busy_jiffies(), _own_cpu_seconds()
@@ -85,8 +86,8 @@ def measure(systems: dict[str, Callable[[], Any]], calls: int, rounds: int,
     round is run up to ``attempts`` times, then flagged)."""
     results = {name: Timing() for name in systems}
     for fn in systems.values():
-        _block(fn())
-        _block(fn())
+        block(fn())
+        block(fn())
     for _ in range(rounds):
         for name, fn in systems.items():
             for _ in range(attempts):
@@ -102,7 +103,7 @@ def first_call_seconds(make: Callable[[], Callable[[], Any]]) -> tuple[float, An
     """Wall time of building and running a fresh function once (trace + compile)."""
     start = time.perf_counter()
     fn = make()
-    _block(fn())
+    block(fn())
     return time.perf_counter() - start, fn
 
 

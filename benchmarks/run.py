@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import jax  # noqa: E402
-from harness import JaxPhases, first_call_seconds, measure  # noqa: E402
+from harness import JaxPhases, block, first_call_seconds, measure  # noqa: E402
 from workloads import WORKLOADS, Variant, scaling_systems  # noqa: E402
 
 from tracejit.transforms import memo  # noqa: E402
@@ -76,11 +76,15 @@ def run_variant(variant: Variant, quick: bool) -> dict[str, Any]:
             samples[name].append({"seconds": seconds, "phases": phases})
     first = {name: sorted(s, key=lambda r: r["seconds"])[len(s) // 2]
              for name, s in samples.items()}
-    # Size rounds so each takes ~0.1 s (0.02 s with --quick; at least 3 calls).
+    # Size rounds so each takes ~0.4 s (0.02 s with --quick; at least 3 calls), from
+    # one timed call after a warm one (clearing caches for a cold first call of one
+    # system may have dropped another's compiled program).
+    for step in steps.values():
+        block(step())
     start = time.perf_counter()
-    steps["jax"]()
+    block(steps["jax"]())
     one = max(time.perf_counter() - start, 1e-6)
-    calls = max(3, min(100 if quick else 2000, int((0.02 if quick else 0.1) / one)))
+    calls = max(3, min(100 if quick else 2000, int((0.02 if quick else 0.4) / one)))
     rounds = 3 if quick else 7
     # --quick is a smoke run (CI): contended rounds are flagged, not retried.
     timings = measure(steps, calls, rounds, attempts=1 if quick else 3)
