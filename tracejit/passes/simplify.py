@@ -267,8 +267,10 @@ class _Simplifier:
             probe = Eqn(transpose_p, (a,), (Var(a.aval.update(shape=new_shape)),),
                         {"permutation": perm}, source)
             swapped = self.swap_dot(probe, inner)
-            if swapped is None or check:
-                return swapped is not None or None
+            if swapped is None:
+                return None
+            if check:
+                return True
             self.emitted.append(swapped)
             self.producer[swapped.outvars[0]] = swapped
             self.uses[swapped.outvars[0]] = 1
