@@ -964,29 +964,26 @@ def same(actual: Any, expected: Any, tol: float, what: str) -> None:
 # --- what is unsupported by design raises a clear error -------------------------------
 
 
-def test_reverse_mode_through_while_loop_is_a_clear_error():
-    prog = next(p for p in PROGS if p.name == "while")
+# Programs that some compositions must refuse, with the error that says why.
+REFUSALS = {
+    "while": (("grad", "hessian", "vjp_raw"), TypeError, "while_loop.*fori_loop"),
+    "custom_vjp": (("jvp_raw", "hessian", "jacfwd_raw", "linearize_raw_vmap"), TypeError,
+                   "forward-mode.*custom_vjp function sin_mul"),
+    "pyctrl": (("jit_grad", "vmap_grad", "grad_jit", "vmap_raw"), tj.errors.ConcretizationError,
+               r"float\(\) needs a concrete value"),
+}
+
+
+@pytest.mark.parametrize("prog_name", list(REFUSALS))
+def test_unsupported_compositions_are_clear_errors(prog_name):
+    # reverse mode through while_loop; forward mode through custom_vjp; Python control
+    # flow on values under jit or vmap
+    prog = next(p for p in PROGS if p.name == prog_name)
     D = Data(prog)
-    for comp in (c_grad, c_hessian, c_vjp_raw):
-        with pytest.raises(TypeError, match="while_loop.*fori_loop"):
-            comp(TJ, prog, D)
-
-
-def test_forward_mode_through_custom_vjp_is_a_clear_error():
-    prog = next(p for p in PROGS if p.name == "custom_vjp")
-    D = Data(prog)
-    for comp in (c_jvp_raw, c_hessian, c_jacfwd_raw, c_linearize_raw_vmap):
-        with pytest.raises(TypeError, match="forward-mode.*custom_vjp function sin_mul"):
-            comp(TJ, prog, D)
-
-
-def test_python_control_flow_on_values_under_jit_or_vmap_is_a_concretization_error():
-    prog = next(p for p in PROGS if p.name == "pyctrl")
-    D = Data(prog)
-    for comp in (c_jit_grad, c_vmap_grad, c_grad_jit, c_vmap_raw):
-        with pytest.raises(tj.errors.ConcretizationError,
-                           match=r"float\(\) needs a concrete value"):
-            comp(TJ, prog, D)
+    comps, error, message = REFUSALS[prog_name]
+    for name in comps:
+        with pytest.raises(error, match=message):
+            COMPS[name][0](TJ, prog, D)
 
 
 # --- dtype details that a composition must keep --------------------------------------

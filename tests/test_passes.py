@@ -4,6 +4,7 @@ import numpy as np
 
 import tracejit as tj
 import tracejit.numpy as tnp
+from tracejit.ir import Literal
 from tracejit.passes import cse, dce, optimize
 
 f32 = np.float32
@@ -228,8 +229,8 @@ def test_scalar_folds_agree_with_xla_bit_for_bit():
         (lambda L, a, b: L.convert_element_type(a, np.float16) * 3, (np.int32(7), f32(1))),
     ]
     for fn, (a, b) in cases:
-        want = np.asarray(jax.jit(lambda: fn(jax.lax, a, b))())
-        program = tj.jit(lambda: fn(tj.lax, a, b))
+        want = np.asarray(jax.jit(lambda fn=fn, a=a, b=b: fn(jax.lax, a, b))())
+        program = tj.jit(lambda fn=fn, a=a, b=b: fn(tj.lax, a, b))
         ir = program.trace()
-        assert ir.eqns == () and type(ir.ir.outvars[0]).__name__ == "Literal", ir  # folded
+        assert ir.eqns == () and isinstance(ir.ir.outvars[0], Literal), ir  # folded
         np.testing.assert_array_equal(np.asarray(program()), want)

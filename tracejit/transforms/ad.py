@@ -171,20 +171,16 @@ class _Linearized:
         if nonzeros is None:
             nonzeros = [differentiable(a) for a in self.in_avals]
         self.nonzeros = list(nonzeros)
-        plan = memo.memoized("linearize", cir, (tuple(self.nonzeros), n, need_outs),
-                             lambda: _LinearPlan(cir, self.nonzeros, n, need_outs))
-        self.plan = plan
+        self.plan = plan = memo.memoized(
+            "linearize", cir, (tuple(self.nonzeros), n, need_outs),
+            lambda: _LinearPlan(cir, self.nonzeros, n, need_outs))
         known_outs = eval_ir(plan.known, [*cir.consts, *flat_p])
         if not need_outs:
             known_outs = [None] * n + known_outs
-        self.num_res = plan.num_res
         self.residuals = known_outs[len(known_outs) - plan.num_res:]
         known_vals = iter(known_outs[: len(known_outs) - plan.num_res])
-        self.out_nz = plan.out_nz
         self.primal_outs = [next(known_vals) for _ in range(plan.n_all)]
-        self.tangent_unknown = plan.tangent_unknown
-        self.known_tangents = [next(known_vals) for u in self.tangent_unknown if not u]
-        self.linear_ir = plan.linear_ir
+        self.known_tangents = [next(known_vals) for u in plan.tangent_unknown if not u]
 
     @property
     def outs(self) -> list:
@@ -196,11 +192,11 @@ class _Linearized:
 
     def jvp(self, flat_tangents: Sequence[Any]) -> list:
         ts = [t for t, nz in zip(flat_tangents, self.nonzeros) if nz]
-        lin_outs = iter(eval_ir(ClosedIR(self.linear_ir, ()), [*self.residuals, *ts]))
+        lin_outs = iter(eval_ir(ClosedIR(self.plan.linear_ir, ()), [*self.residuals, *ts]))
         known = iter(self.known_tangents)
-        unknown_flags = iter(self.tangent_unknown)
+        unknown_flags = iter(self.plan.tangent_unknown)
         result = []
-        for nz, aval in zip(self.out_nz, self.out_avals):
+        for nz, aval in zip(self.plan.out_nz, self.out_avals):
             if not nz:
                 result.append(_zero_tangent(aval))
             else:
@@ -208,8 +204,8 @@ class _Linearized:
         return result
 
     def vjp(self, flat_cts: Sequence[Any]) -> list:
-        unknown_flags = iter(self.tangent_unknown)
-        cts = [ct for ct, nz in zip(flat_cts, self.out_nz) if nz and next(unknown_flags)]
+        unknown_flags = iter(self.plan.tangent_unknown)
+        cts = [ct for ct, nz in zip(flat_cts, self.plan.out_nz) if nz and next(unknown_flags)]
         cts_in = iter(eval_ir(self.plan.ct_ir(), [*self.residuals, *cts]))
         return [
             next(cts_in) if nz else float0_zeros(a) if not differentiable(a) else
